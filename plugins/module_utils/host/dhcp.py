@@ -1,0 +1,225 @@
+# -*- coding: utf-8 -*-
+# Copyright: vmnet.networks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One dnsmasq per pod, serving the guest of every ``k6t-*`` bridge with KubeVirt's options.
+
+KubeVirt's in-pod server answers one client (the guest's MAC) and sends every option
+whatever the client asked for; ``dhcp-host`` with a ``static`` range and
+``dhcp-option-force`` give the same behaviour. The bridge holds only the fake
+``169.254.75.1<i>/32``, so ``shared-network`` tells dnsmasq which subnet it serves; the
+fake address becomes the server identifier, as in KubeVirt.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import ipaddress
+import os
+import signal
+import subprocess
+import time
+
+from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
+
+LEASE = '999d'  # KubeVirt: 999 days (86 313 600 s)
+DEFAULT_DNS = ['8.8.8.8']
+DEFAULT_SEARCH = ['cluster.local']
+
+
+def resolv_conf(path='/etc/resolv.conf'):
+    """IPv4 nameservers and lower-cased search domains, as KubeVirt reads the pod's file."""
+    servers, search = [], []
+    try:
+        with open(path) as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 2 and fields[0] == 'nameserver':
+            servers.append(fields[1])
+        elif fields and fields[0] == 'search':
+            search = [d.lower().rstrip('.') for d in fields[1:]]
+    ipv4 = [s for s in servers if ':' not in s]
+    return (ipv4 if servers else DEFAULT_DNS), (search or DEFAULT_SEARCH)
+
+
+def bridge_entry(tag, bridge, cidr, mac, gateway, routes, mtu, hostname, dns, search):
+    """The DHCP entry of a bridge-bound interface (reference §3), JSON-serialisable."""
+    network = ipaddress.ip_interface(cidr).network
+    # RFC 3442: non-default routes first, then the default; the pod subnet is on-link.
+    classless = [r for r in routes if r['dst'] != str(network) and r['dst'] != '0.0.0.0/0']
+    classless += [r for r in routes if r['dst'] == '0.0.0.0/0']
+    return {
+        'binding': 'bridge', 'tag': tag, 'bridge': bridge, 'ip': cidr.split('/')[0],
+        'netmask': str(network.netmask), 'network': str(network.network_address), 'mac': mac,
+        'router': gateway, 'routes': [[r['dst'], r['gateway'] or '0.0.0.0'] for r in classless],
+        'mtu': mtu, 'hostname': hostname, 'dns': list(dns), 'search': list(search),
+    }
+
+
+def masquerade_entry(tag, bridge, ipv4, ipv6, mtu, hostname, dns, search):
+    """The DHCP entry of a masquerade interface: any client gets the VM address (reference §4.4).
+
+    ``ipv4``/``ipv6`` are ``{'vm': address, 'gateway': address, 'prefix': int}`` or None.
+    """
+    entry = {'binding': 'masquerade', 'tag': tag, 'bridge': bridge, 'mtu': mtu,
+             'hostname': hostname, 'dns': list(dns), 'search': list(search), 'ipv4': None, 'ipv6': None}
+    if ipv4:
+        network = ipaddress.ip_network('%s/%d' % (ipv4['vm'], ipv4['prefix']), strict=False)
+        entry['ipv4'] = {'ip': ipv4['vm'], 'netmask': str(network.netmask), 'router': ipv4['gateway']}
+    if ipv6:
+        entry['ipv6'] = {'ip': ipv6['vm'], 'prefix': ipv6['prefix']}
+    return entry
+
+
+def _options(tag, entry):
+    """Options both bindings send, whatever the client asked for."""
+    lines = ['dhcp-option-force=tag:%s,option:mtu,%d' % (tag, entry['mtu'])]
+    if entry['dns']:
+        lines.append('dhcp-option-force=tag:%s,option:dns-server,%s' % (tag, ','.join(entry['dns'])))
+    if entry['hostname']:
+        lines.append('dhcp-option-force=tag:%s,12,%s' % (tag, entry['hostname']))
+    if entry['search']:
+        lines.append('dhcp-option-force=tag:%s,option:domain-name,%s' % (tag, max(entry['search'], key=len)))
+        lines.append('dhcp-option-force=tag:%s,option:domain-search,%s' % (tag, ','.join(entry['search'])))
+    return lines
+
+
+def _bridge_lines(entry):
+    tag = entry['tag']
+    lines = [
+        'interface=%s' % entry['bridge'],
+        'shared-network=%s,%s' % (entry['bridge'], entry['ip']),
+        'dhcp-range=set:%s,%s,static,%s,%s' % (tag, entry['network'], entry['netmask'], LEASE),
+        'dhcp-host=%s,set:%s,%s,%s' % (entry['mac'], tag, entry['ip'], LEASE),
+        # an empty router option stops dnsmasq from offering itself as the gateway
+        'dhcp-option-force=tag:%s,option:router%s' % (tag, ',' + entry['router'] if entry['router'] else ''),
+    ]
+    lines += _options(tag, entry)
+    if entry['routes']:
+        lines.append('dhcp-option-force=tag:%s,option:classless-static-route,%s'
+                     % (tag, ','.join('%s,%s' % tuple(r) for r in entry['routes'])))
+    return lines
+
+
+def _masquerade_lines(entry):
+    tag, bridge = entry['tag'], entry['bridge']
+    lines = ['interface=%s' % bridge]
+    if entry['ipv4']:
+        v4 = entry['ipv4']
+        lines += ['dhcp-range=set:%s,%s,%s,%s,%s' % (tag, v4['ip'], v4['ip'], v4['netmask'], LEASE),
+                  'dhcp-option-force=tag:%s,option:router,%s' % (tag, v4['router'])]
+        lines += _options(tag, entry)
+    if entry['ipv6']:
+        v6 = entry['ipv6']
+        # DHCPv6 for the address, and router advertisements (which KubeVirt does not send)
+        # so that the guest gets its IPv6 default route.
+        lines += ['enable-ra', 'ra-param=%s,10,1800' % bridge,
+                  'dhcp-range=set:%s,%s,%s,%d,%s' % (tag, v6['ip'], v6['ip'], v6['prefix'], LEASE)]
+    return lines
+
+
+def render(entries):
+    lines = ['# vmnet.networks: DHCP for the guests of this pod (generated; do not edit)',
+             'port=0', 'bind-interfaces', 'except-interface=lo', 'dhcp-authoritative',
+             'dhcp-leasefile={leases}', 'log-dhcp', 'log-facility={log}', 'user=root']
+    for entry in entries:
+        lines += _masquerade_lines(entry) if entry['binding'] == 'masquerade' else _bridge_lines(entry)
+    return '\n'.join(lines) + '\n'
+
+
+class Dnsmasq(object):
+    """The pod's DHCP server: its configuration and process live in the VM's state dir."""
+
+    def __init__(self, state, netns):
+        self.netns = netns
+        self.conf = state.path('dnsmasq.conf')
+        self.pidfile = state.path('dnsmasq.pid')
+        self.leases = state.path('dnsmasq.leases')
+        self.log = state.path('dnsmasq.log')
+
+    def text(self, entries):
+        return render(entries).format(leases=self.leases, log=self.log) if entries else ''
+
+    def current_text(self):
+        try:
+            with open(self.conf) as handle:
+                return handle.read()
+        except OSError:
+            return ''
+
+    def pid(self):
+        """The PID of our dnsmasq if it runs (checked against its command line), else None."""
+        try:
+            with open(self.pidfile) as handle:
+                pid = int(handle.read().strip())
+            with open('/proc/%d/cmdline' % pid) as handle:
+                cmdline = handle.read()
+        except (OSError, ValueError):
+            return None
+        return pid if 'dnsmasq' in cmdline and self.conf in cmdline else None
+
+    def ensure(self, entries, check_mode=False):
+        """Converge to serving ``entries``; returns the actions (empty when nothing to do)."""
+        wanted = self.text(entries)
+        running = self.pid()
+        if not wanted:
+            return self.stop(check_mode)
+        actions = []
+        if wanted != self.current_text():
+            actions.append('write %s' % self.conf)
+            if running:
+                actions.append('restart dnsmasq (configuration changed)')
+        elif not running:
+            actions.append('start dnsmasq (not running)')
+        if actions and not check_mode:
+            self._stop_process()
+            with open(self.conf, 'w') as handle:
+                handle.write(wanted)
+            self._start()
+        return actions
+
+    def stop(self, check_mode=False):
+        actions = []
+        if self.pid():
+            actions.append('stop dnsmasq')
+        if os.path.exists(self.conf):
+            actions.append('remove %s' % self.conf)
+        if not check_mode:
+            self._stop_process()
+            for path in (self.conf, self.pidfile, self.leases):
+                if os.path.exists(path):
+                    os.unlink(path)
+        return actions
+
+    def _start(self):
+        proc = subprocess.run(['ip', 'netns', 'exec', self.netns, 'dnsmasq',
+                               '--conf-file=%s' % self.conf, '--pid-file=%s' % self.pidfile],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        if proc.returncode != 0:
+            raise VmnetError('dnsmasq failed to start in %s: %s' % (self.netns, proc.stderr.strip()))
+        for _attempt in range(50):
+            if self.pid():
+                return
+            time.sleep(0.02)
+        raise VmnetError('dnsmasq did not write %s' % self.pidfile)
+
+    def _stop_process(self):
+        pid = self.pid()
+        if not pid:
+            return
+        os.kill(pid, signal.SIGTERM)
+        for _attempt in range(100):
+            if self.pid() != pid or _is_zombie(pid):
+                return
+            time.sleep(0.02)
+        os.kill(pid, signal.SIGKILL)
+
+
+def _is_zombie(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            return handle.read().split(') ')[-1].startswith('Z')
+    except OSError:
+        return True

@@ -1,0 +1,84 @@
+# -*- coding: utf-8 -*-
+# Copyright: vmnet.networks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The glue between a guest's tap (host namespace) and its pod's bridge.
+
+libvirt starts QEMU in the host namespace, so the guest's frames must be carried into
+the pod. Chosen after measurement (toolchain §4, option b, Kata Containers' model):
+
+    host ns:  vmtap<h> (persistent tap, QEMU opens it)  <== tc mirred ==>  vmveth<h>
+    pod ns:                                                  veth peer "tap0"/"tap<hash>"
+                                                             enslaved to k6t-<x>
+
+Each direction is an ingress u32 match-all filter with a mirred egress redirect (this
+kernel has no matchall/flower). Nothing in the host namespace has an address, so host
+routing and firewalls never see the traffic. This is the only module that knows the
+glue's shape: a faster one (a tc BPF redirect, say) replaces this file.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.vmnet.networks.plugins.module_utils import names
+from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
+from ansible_collections.vmnet.networks.plugins.module_utils.host import netlink
+
+
+def describe(netns, pod_iface, bridge, mtu, queues, owner):
+    """The desired glue of one interface as a plain dict (recorded, diffed, shown)."""
+    host_tap, host_veth = names.host_links(netns, pod_iface)
+    return {'host_tap': host_tap, 'host_veth': host_veth, 'pod_tap': names.pod_tap(pod_iface),
+            'bridge': bridge, 'mtu': mtu, 'multi_queue': bool(queues and queues > 1), 'owner': owner}
+
+
+def observe(glue, netns):
+    """What exists of the glue, in the same shape as ``describe`` (None when absent)."""
+    with netlink.Namespace() as host:
+        tap = host.link(glue['host_tap'])
+        veth = host.link(glue['host_veth'])
+        _refuse_foreign(glue, tap, veth)
+        if not tap or not veth:
+            return None
+        redirects = (host.redirect_target(glue['host_tap']) == veth['index'] and
+                     host.redirect_target(glue['host_veth']) == tap['index'])
+    pod_tap = None
+    if netlink.netns_exists(netns):
+        with netlink.Namespace(netns) as pod:
+            pod_tap = pod.link(glue['pod_tap'])
+    if not pod_tap or not redirects or not (tap['up'] and veth['up'] and pod_tap['up']):
+        return dict(glue, broken=True)
+    return {'host_tap': tap['name'], 'host_veth': veth['name'], 'pod_tap': pod_tap['name'],
+            'bridge': pod_tap['master'], 'mtu': tap['mtu'],
+            'multi_queue': glue['multi_queue'], 'owner': tap['alias']}
+
+
+def _refuse_foreign(glue, *links):
+    for link in links:
+        if link and link['alias'] != glue['owner']:
+            raise VmnetError('host link %s exists and is not owned by vmnet (%s): refusing to touch it'
+                             % (link['name'], glue['owner']))
+
+
+def create(glue, netns):
+    with netlink.Namespace() as host:
+        host.add_tap(glue['host_tap'], glue['mtu'], glue['multi_queue'], glue['owner'])
+        host.add_veth_into(glue['host_veth'], glue['pod_tap'], netns, glue['mtu'], glue['owner'])
+        for ifname in (glue['host_tap'], glue['host_veth']):
+            # keep the host stack off these links (no IPv6 link-local, no router solicitations)
+            with open('/proc/sys/net/ipv6/conf/%s/disable_ipv6' % ifname, 'w') as handle:
+                handle.write('1')
+            host.set_link(ifname, state='up')
+        host.redirect(glue['host_tap'], glue['host_veth'])
+        host.redirect(glue['host_veth'], glue['host_tap'])
+    with netlink.Namespace(netns) as pod:
+        pod.set_link(glue['pod_tap'], master=glue['bridge'], mtu=glue['mtu'])
+        pod.set_link(glue['pod_tap'], state='up')
+
+
+def remove(glue):
+    """Delete the host links (the pod end goes with its veth). Only links vmnet owns."""
+    with netlink.Namespace() as host:
+        for ifname in (glue['host_veth'], glue['host_tap']):
+            link = host.link(ifname)
+            if link and link['alias'] == glue['owner']:
+                host.delete(ifname)

@@ -1,0 +1,291 @@
+# -*- coding: utf-8 -*-
+# Copyright: vmnet.networks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The adapter for network namespaces, links, addresses, routes, tc and sysctls.
+
+Only the synchronous ``IPRoute`` API that pyroute2 0.7 (Debian) and 0.9 (PyPI) share is
+used. Sysctls of another namespace are set through ``ip netns exec`` (argument list).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import errno
+import os
+import socket
+import subprocess
+
+try:
+    from pyroute2 import IPRoute, netns as pyroute2_netns
+    HAS_PYROUTE2 = True
+except ImportError:
+    HAS_PYROUTE2 = False
+
+from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
+
+NETNS_DIR = '/var/run/netns'
+INGRESS = 0xffff0000
+ETH_P_ALL = 0x0003
+TCA_EGRESS_REDIR = 1
+
+
+def netns_path(name):
+    return os.path.join(NETNS_DIR, name)
+
+
+def netns_exists(name):
+    return os.path.exists(netns_path(name))
+
+
+def create_netns(name):
+    pyroute2_netns.create(name)
+
+
+def remove_netns(name):
+    if netns_exists(name):
+        pyroute2_netns.remove(name)
+
+
+def netns_pids(name):
+    """PIDs of processes living in the namespace (they would keep it alive)."""
+    try:
+        target = os.stat(netns_path(name))
+    except OSError:
+        return []
+    pids = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            st = os.stat('/proc/%s/ns/net' % entry)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino):
+            pids.append(int(entry))
+    return pids
+
+
+def _open(ns):
+    if ns is None:
+        return IPRoute()
+    try:
+        return IPRoute(netns=ns)
+    except TypeError:  # pyroute2 0.7
+        from pyroute2 import NetNS
+        return NetNS(ns)
+
+
+def _family_of(address):
+    return socket.AF_INET6 if ':' in address else socket.AF_INET
+
+
+class Namespace(object):
+    """Links of one namespace (``None`` = the host's), observed as plain dicts."""
+
+    def __init__(self, name=None):
+        self.name = name
+        self.ipr = _open(name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.ipr.close()
+
+    # -- observation -----------------------------------------------------------------
+    def _index(self, ifname):
+        found = self.ipr.link_lookup(ifname=ifname)
+        return found[0] if found else None
+
+    def link(self, ifname):
+        """A link as ``{index, name, kind, mac, mtu, up, master, alias}``; None if absent."""
+        index = self._index(ifname)
+        if index is None:
+            return None
+        msg = self.ipr.link('get', index=index)[0]
+        info = msg.get_attr('IFLA_LINKINFO')
+        master = msg.get_attr('IFLA_MASTER')
+        return {
+            'index': index,
+            'name': msg.get_attr('IFLA_IFNAME'),
+            'kind': info.get_attr('IFLA_INFO_KIND') if info else None,
+            'mac': msg.get_attr('IFLA_ADDRESS'),
+            'mtu': msg.get_attr('IFLA_MTU'),
+            'up': bool(msg['flags'] & 1),
+            'master': self._name_of(master) if master else None,
+            'alias': msg.get_attr('IFLA_IFALIAS'),
+        }
+
+    def _name_of(self, index):
+        try:
+            return self.ipr.link('get', index=index)[0].get_attr('IFLA_IFNAME')
+        except Exception:  # a master in another namespace cannot be resolved
+            return None
+
+    def link_names(self):
+        return sorted(m.get_attr('IFLA_IFNAME') for m in self.ipr.get_links())
+
+    def addresses(self, ifname, family=None):
+        """Global addresses of a link as ``ip/prefix`` strings, IPv4 first."""
+        index = self._index(ifname)
+        if index is None:
+            return []
+        result = []
+        for msg in self.ipr.get_addr(index=index):
+            if msg['scope'] != 0 or (family and msg['family'] != family):
+                continue
+            result.append((msg['family'], '%s/%d' % (msg.get_attr('IFA_ADDRESS'), msg['prefixlen'])))
+        return [a for _f, a in sorted(result, key=lambda item: item[0])]
+
+    def ipv4_routes(self, ifname):
+        """IPv4 main-table routes whose out-interface is ``ifname``, in kernel order."""
+        index = self._index(ifname)
+        routes = []
+        if index is None:
+            return routes
+        for msg in self.ipr.get_routes(family=socket.AF_INET, table=254):
+            if msg.get_attr('RTA_OIF') != index:
+                continue
+            dst = msg.get_attr('RTA_DST')
+            routes.append({'dst': '%s/%d' % (dst, msg['dst_len']) if dst else '0.0.0.0/0',
+                           'gateway': msg.get_attr('RTA_GATEWAY')})
+        return routes
+
+    def learning(self, ifname):
+        index = self._index(ifname)
+        msg = self.ipr.link('get', index=index)[0]
+        info = msg.get_attr('IFLA_LINKINFO')
+        data = info.get_attr('IFLA_INFO_SLAVE_DATA') if info else None
+        return bool(data.get_attr('IFLA_BRPORT_LEARNING')) if data else None
+
+    def redirect_target(self, ifname):
+        """The ifindex that the ingress u32+mirred filter of ``ifname`` redirects to."""
+        index = self._index(ifname)
+        if index is None:
+            return None
+        try:
+            filters = self.ipr.get_filters(index, parent=INGRESS)
+        except Exception:  # no ingress qdisc
+            return None
+        for msg in filters:
+            options = msg.get_attr('TCA_OPTIONS')
+            actions = options.get_attr('TCA_U32_ACT') if options else None
+            for _prio, action in (actions['attrs'] if actions else []):
+                if action.get_attr('TCA_ACT_KIND') != 'mirred':
+                    continue
+                parms = action.get_attr('TCA_ACT_OPTIONS').get_attr('TCA_MIRRED_PARMS')
+                if parms['eaction'] == TCA_EGRESS_REDIR:
+                    return parms['ifindex']
+        return None
+
+    # -- changes -----------------------------------------------------------------------
+    def add_bridge(self, ifname, mtu):
+        self.ipr.link('add', ifname=ifname, kind='bridge')
+        index = self._index(ifname)
+        # Pin the random MAC: an unset bridge MAC follows its lowest port's MAC, and the
+        # renamed pod NIC must keep carrying the bridge's MAC (KubeVirt's copy-mac-from).
+        mac = self.ipr.link('get', index=index)[0].get_attr('IFLA_ADDRESS')
+        self.ipr.link('set', index=index, address=mac, mtu=mtu)
+
+    def add_tap(self, ifname, mtu, multi_queue, alias):
+        kwargs = {'ifname': ifname, 'kind': 'tuntap', 'mode': 'tap'}
+        if multi_queue:
+            kwargs['multi_queue'] = True
+        self.ipr.link('add', **kwargs)
+        self.ipr.link('set', index=self._index(ifname), mtu=mtu, ifalias=alias)
+
+    def add_veth_into(self, ifname, peer_name, peer_netns, mtu, alias):
+        """A veth whose peer is created directly inside ``peer_netns`` as ``peer_name``."""
+        self.ipr.link('add', ifname=ifname, kind='veth',
+                      peer={'ifname': peer_name, 'net_ns_fd': peer_netns})
+        self.ipr.link('set', index=self._index(ifname), mtu=mtu, ifalias=alias)
+
+    def add_placeholder(self, ifname, mac, mtu, temp_name):
+        """KubeVirt's dummy that keeps the pod IP on the original name, left down.
+
+        Kernels without ``dummy`` (such as this project's CI kernel) get a persistent tap
+        nobody opens: like a dummy it has a MAC, an MTU and addresses and passes no
+        traffic. A tap is created by ioctl in the caller's namespace, so it is made in the
+        host namespace under ``temp_name`` and moved into this one under ``ifname``.
+        """
+        try:
+            self.ipr.link('add', ifname=ifname, kind='dummy')
+        except Exception as exc:  # pyroute2's NetlinkError
+            if getattr(exc, 'code', None) != errno.EOPNOTSUPP:
+                raise
+            with IPRoute() as host:
+                host.link('add', ifname=temp_name, kind='tuntap', mode='tap')
+                host.link('set', index=host.link_lookup(ifname=temp_name)[0],
+                          net_ns_fd=self.name, ifname=ifname)
+        self.ipr.link('set', index=self._index(ifname), address=mac, mtu=mtu)
+
+    def set_link(self, name, **attrs):
+        """Set attributes (``ifname`` to rename, ``address``, ``mtu``, ``master``, ``state``)."""
+        index = self._index(name)
+        if 'master' in attrs:
+            attrs['master'] = self._index(attrs['master']) if attrs['master'] else 0
+        if 'ifname' in attrs or 'address' in attrs:
+            # renames and MAC changes need the link down on some drivers
+            self.ipr.link('set', index=index, state='down')
+        self.ipr.link('set', index=index, **attrs)
+
+    def set_learning(self, ifname, enabled):
+        self.ipr.brport('set', index=self._index(ifname), learning=1 if enabled else 0)
+
+    def add_address(self, ifname, cidr):
+        address, prefix = cidr.split('/')
+        self.ipr.addr('add', index=self._index(ifname), address=address, prefixlen=int(prefix),
+                      family=_family_of(address))
+
+    def flush_addresses(self, ifname):
+        for cidr in self.addresses(ifname):
+            address, prefix = cidr.split('/')
+            self.ipr.addr('del', index=self._index(ifname), address=address, prefixlen=int(prefix),
+                          family=_family_of(address))
+
+    def add_route(self, ifname, dst, gateway):
+        kwargs = {'dst': dst, 'oif': self._index(ifname)}
+        if gateway:
+            kwargs['gateway'] = gateway
+        self.ipr.route('replace', **kwargs)
+
+    def redirect(self, src, dst):
+        """Ingress of ``src`` → egress of ``dst`` (u32 match-all + mirred: no matchall here)."""
+        index = self._index(src)
+        self.ipr.tc('add', 'ingress', index, INGRESS)
+        self.ipr.tc('add-filter', 'u32', index, parent=INGRESS, protocol=ETH_P_ALL,
+                    keys=['0x0/0x0+0'], target=0x1,
+                    action=[{'kind': 'mirred', 'direction': 'egress', 'action': 'redirect',
+                             'ifindex': self._index(dst)}])
+
+    def drop_ingress(self, ifname):
+        index = self._index(ifname)
+        if index is not None:
+            try:
+                self.ipr.tc('del', 'ingress', index, INGRESS)
+            except Exception as exc:
+                if getattr(exc, 'code', None) not in (errno.EINVAL, errno.ENOENT):
+                    raise
+
+    def delete(self, ifname):
+        index = self._index(ifname)
+        if index is not None:
+            self.ipr.link('del', index=index)
+
+
+def sysctl_get(ns, key):
+    path = '/proc/sys/' + key.replace('.', '/')
+    if ns is None:
+        with open(path) as handle:
+            return handle.read().strip()
+    out = subprocess.run(['ip', 'netns', 'exec', ns, 'cat', path], check=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    return out.stdout.strip()
+
+
+def sysctl_set(ns, key, value):
+    subprocess.run(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', '%s=%s' % (key, value)],
+                   check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -1,0 +1,138 @@
+# -*- coding: utf-8 -*-
+# Copyright: vmnet.networks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One VM interface: its binding in the pod, the pod's DHCP, and its libvirt NIC.
+
+Order on ``present``: pod side first (so that a hot-plugged NIC finds its tap), then the
+domain. On ``absent`` the reverse. A run that fails while binding a new interface undoes
+what it made.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.vmnet.networks.plugins.module_utils import names
+from ansible_collections.vmnet.networks.plugins.module_utils.bindings import bridge, masquerade
+from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
+from ansible_collections.vmnet.networks.plugins.module_utils.host.dhcp import Dnsmasq
+
+BINDINGS = {'bridge': bridge, 'masquerade': masquerade}
+MAX_QUEUES = 256
+
+
+def binding_of(iface):
+    try:
+        return BINDINGS[iface['binding']]
+    except KeyError:
+        raise VmnetError('interface "%s": the %s binding is not supported by this version'
+                         % (iface['name'], iface['binding']), field='interfaces')
+
+
+def queues(spec, iface, domain):
+    """virtio multiqueue: one queue per vCPU (reference §7.2), only when asked for."""
+    if not spec.get('networkInterfaceMultiqueue') or iface['model'] != 'virtio':
+        return None
+    return min(domain.vcpus(), MAX_QUEUES)
+
+
+def domain_nic(record, iface, nic_queues):
+    return {
+        'alias': names.user_alias(iface['name']), 'type': 'ethernet',
+        'target_dev': record['glue']['host_tap'], 'managed': False, 'mac': record['guest_mac'],
+        'model': iface['model'], 'mtu': record['original']['mtu'], 'pci_address': iface['pciAddress'],
+        'link_state': 'down' if iface['state'] == 'down' else 'up', 'queues': nic_queues,
+        'boot_order': iface['bootOrder'], 'acpi_index': iface['acpiIndex'],
+    }
+
+
+def sync_dhcp(pod, iface_name, record, check_mode):
+    """The pod's dnsmasq serves the DHCP entries of its interfaces, ``iface_name`` now
+    being ``record`` (None when removed): check mode never wrote that record."""
+    records = dict((n, pod.state.read('interfaces', n)) for n in pod.state.names('interfaces'))
+    records[iface_name] = record
+    entries = [records[n]['dhcp'] for n in sorted(records) if records[n] and records[n].get('dhcp')]
+    return Dnsmasq(pod.state, pod.netns).ensure(entries, check_mode)
+
+
+def ensure(pod, spec, iface, domain, dns, check_mode):
+    """Make the interface present; returns a result dict (changed, actions, diff, status)."""
+    binding = binding_of(iface)
+    nic_queues = queues(spec, iface, domain)
+    record = pod.state.read('interfaces', iface['name'])
+    fresh = record is None
+    if fresh and not pod.exists():
+        if not check_mode:
+            raise VmnetError('the pod of VM "%s" does not exist: attach its networks first (vm_network)'
+                             % pod.vm)
+        return _predicted(iface)
+    if fresh:
+        record = binding.discover(pod, iface, nic_queues)
+    binding.refresh(record, iface, spec.get('hostname'), *dns)
+    before, after = binding.observe(pod, record), binding.desired(record)
+    if not check_mode:
+        pod.state.write('interfaces', iface['name'], record)
+    try:
+        actions = binding.apply(pod, record, check_mode)
+        if not check_mode:
+            pod.state.write('interfaces', iface['name'], record)  # what apply learned
+        actions += sync_dhcp(pod, iface['name'], record, check_mode)
+        nic = domain.ensure(domain_nic(record, iface, nic_queues), check_mode=check_mode)
+    except Exception:
+        if fresh and not check_mode:
+            remove(pod, iface['name'], domain, check_mode=False, keep_domain=True)
+        raise
+    actions += nic['actions']
+    return {
+        'changed': bool(actions),
+        'actions': actions,
+        'restart_required': nic.get('restart_required', False),
+        'diff': {'before': {'pod': before, 'domain_nic': nic['before']},
+                 'after': {'pod': after, 'domain_nic': nic['after']}},
+        'status': status(record, iface, nic['after']),
+    }
+
+
+def _predicted(iface):
+    """Check mode on a VM whose pod is not made yet: everything would be created."""
+    return {'changed': True, 'actions': ['bind %s (%s) once the pod exists' % (iface['name'], iface['binding'])],
+            'restart_required': False,
+            'diff': {'before': {'pod': None, 'domain_nic': None},
+                     'after': {'pod': '%s binding of %s' % (iface['binding'], iface['podInterfaceName']),
+                               'domain_nic': names.user_alias(iface['name'])}},
+            'status': None}
+
+
+def remove(pod, iface_name, domain, check_mode, keep_domain=False):
+    """Unplug the NIC, undo the binding, stop serving its DHCP; absent is fine."""
+    actions = []
+    nic = {'before': None, 'after': None}
+    if domain is not None and not keep_domain:
+        nic = domain.remove(names.user_alias(iface_name), check_mode=check_mode)
+        actions += nic['actions']
+    record = pod.state.read('interfaces', iface_name)
+    before = None
+    if record:
+        binding = BINDINGS[record['binding']]
+        before = binding.observe(pod, record)
+        actions += binding.teardown(pod, record, check_mode)
+        if not check_mode:
+            pod.state.delete('interfaces', iface_name)
+        if pod.exists():
+            actions += sync_dhcp(pod, iface_name, None, check_mode)
+    return {'changed': bool(actions), 'actions': actions, 'restart_required': False,
+            'diff': {'before': {'pod': before, 'domain_nic': nic['before']},
+                     'after': {'pod': None, 'domain_nic': None}},
+            'status': None}
+
+
+def status(record, iface, nic):
+    """The interface as a VMI's ``status.interfaces[]`` entry reports it (reference §8)."""
+    ips = BINDINGS[record['binding']].status_ips(record)
+    entry = {'name': iface['name'], 'mac': (nic or {}).get('mac') or record['guest_mac'],
+             'podInterfaceName': record['pod_iface'], 'infoSource': 'domain',
+             'linkState': (nic or {}).get('link_state') or 'up',
+             'queueCount': (nic or {}).get('queues') or 1}
+    if ips:
+        entry['ipAddress'] = ips[0]
+        entry['ipAddresses'] = ips
+    return entry

@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+# Copyright: vmnet.networks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The small layer between AnsibleModule and the library, shared by the pod modules."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import traceback
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
+from ansible_collections.vmnet.networks.plugins.module_utils.host import netlink
+from ansible_collections.vmnet.networks.plugins.module_utils.pod import Pod
+from ansible_collections.vmnet.networks.plugins.module_utils.spec import normalize
+
+POD_ARGUMENT_SPEC = dict(
+    spec=dict(type='dict', required=True),
+    vm=dict(type='str'),
+    state_dir=dict(type='path', default='/var/lib/vmnet'),
+    cni_conf_dir=dict(type='path', default='/etc/cni/net.d'),
+    cni_bin_dir=dict(type='list', elements='path', default=['/opt/cni/bin', '/usr/lib/cni']),
+    node_netns=dict(type='str'),
+)
+
+
+def require_pyroute2(module):
+    if not netlink.HAS_PYROUTE2:
+        module.fail_json(msg=missing_required_lib('pyroute2'))
+
+
+def load_spec(module):
+    """The normalised spec of ``spec`` (manifest or vm_spec output); fails on any error."""
+    spec, errors = normalize(module.params['spec'])
+    if errors:
+        module.fail_json(msg='invalid VM network spec: ' + '; '.join(
+            '%s: %s' % (e['field'], e['message']) if e['field'] else e['message'] for e in errors),
+            errors=errors)
+    return spec
+
+
+def vm_name(module, spec):
+    name = module.params['vm'] or spec.get('name')
+    if not name:
+        module.fail_json(msg='vm: no VM name given and the manifest has no metadata.name')
+    return name
+
+
+def find(module, items, name, kind):
+    for item in items:
+        if item['name'] == name:
+            return item
+    module.fail_json(msg='name: the spec has no %s named "%s" (it has: %s)' % (
+        kind, name, ', '.join(i['name'] for i in items) or 'none'))
+
+
+def pod(module, spec):
+    params = module.params
+    return Pod(vm_name(module, spec), params['state_dir'], params['cni_conf_dir'],
+               params['cni_bin_dir'], params['node_netns'])
+
+
+def run(module, work):
+    """Run ``work()`` and turn library errors into a clean failure (no traceback)."""
+    try:
+        return work()
+    except VmnetError as exc:
+        module.fail_json(msg=str(exc), field=exc.field)
+    except Exception as exc:  # an unexpected failure still reports, with its trace
+        module.fail_json(msg='%s: %s' % (type(exc).__name__, exc), exception=traceback.format_exc())

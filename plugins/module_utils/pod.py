@@ -1,0 +1,168 @@
+# -*- coding: utf-8 -*-
+# Copyright: vmnet.networks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A VM's pod: its network namespace and the CNI attachments of its networks.
+
+This is what the kubelet and Multus do for a virt-launcher pod: create the sandbox, run
+the network's CNI configuration with the pod interface name, keep the result for CHECK
+and DEL.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.vmnet.networks.plugins.module_utils import names
+from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
+from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, netlink
+from ansible_collections.vmnet.networks.plugins.module_utils.host.state import VmState
+
+
+class Pod(object):
+    """The pod of one VM; use as a context manager to hold the VM's lock."""
+
+    def __init__(self, vm, state_dir=None, cni_conf_dir='/etc/cni/net.d', cni_bin_dirs=None,
+                 node_netns=None):
+        self.vm = vm
+        self.netns = names.pod_netns(vm)
+        self.state = VmState(state_dir, vm)
+        self.cni_conf_dir = cni_conf_dir
+        self.cni = cni.CniRuntime(cni_bin_dirs, node_netns)
+
+    def __enter__(self):
+        self.state.lock()
+        return self
+
+    def __exit__(self, *exc):
+        self.state.unlock()
+
+    @property
+    def netns_path(self):
+        return netlink.netns_path(self.netns)
+
+    def exists(self):
+        return netlink.netns_exists(self.netns)
+
+    def namespace(self):
+        return netlink.Namespace(self.netns)
+
+    def network_config(self, network):
+        """The CNI configuration list that backs a network, and where it came from."""
+        if network['source'] == 'pod':
+            return cni.default_network(self.cni_conf_dir)
+        raise VmnetError('network "%s": multus networks are not supported by this version'
+                         % network['name'], field='networks')
+
+    def attachment(self, network_name):
+        return self.state.read('networks', network_name)
+
+    def bound_interfaces(self, pod_iface):
+        """Binding records that took over the pod interface ``pod_iface``."""
+        return [r for r in (self.state.read('interfaces', n) for n in self.state.names('interfaces'))
+                if r and r.get('pod_iface') == pod_iface]
+
+    # -- present -----------------------------------------------------------------------
+    def ensure(self, network, check_mode=False):
+        """Attach a network; returns (changed, actions, attachment record or None)."""
+        conflist, source = self.network_config(network)
+        ifname = network['podInterfaceName']
+        record = self.attachment(network['name'])
+        actions = []
+        if not self.exists():
+            actions.append('create network namespace %s' % self.netns)
+            if not check_mode:
+                netlink.create_netns(self.netns)
+        if record and record.get('result') and record['config'] == conflist:
+            repair = self._needs_repair(record)
+            if not repair:
+                return bool(actions), actions, record
+            actions.append('repair %s: %s' % (ifname, repair))
+            if not check_mode:
+                self._delete(record)
+        elif record:
+            # interrupted ADD, or the network's configuration changed: run it again
+            actions.append('re-attach %s (%s)' % (ifname, 'configuration changed' if record.get('result')
+                                                    else 'interrupted attachment'))
+            if not check_mode:
+                self._delete(record)
+        actions.append('CNI ADD %s (%s) as %s' % (conflist.get('name'), source, ifname))
+        if check_mode:
+            return True, actions, None
+        record = {'network': network['name'], 'ifname': ifname, 'config': conflist,
+                  'config_source': source, 'container_id': self.netns, 'result': None}
+        self.state.write('networks', network['name'], record)
+        record['result'] = self.cni.add(conflist, self.netns, self.netns_path, ifname)
+        self.state.write('networks', network['name'], record)
+        return True, actions, record
+
+    def _needs_repair(self, record):
+        """Why an attachment must be re-made, or None. A bound interface is the binding's."""
+        if self.bound_interfaces(record['ifname']):
+            return None
+        with self.namespace() as ns:
+            if ns.link(record['ifname']) is None:
+                return 'pod interface missing'
+        try:
+            self.cni.check(record['config'], record['container_id'], self.netns_path,
+                           record['ifname'], record['result'])
+        except cni.CniError as exc:
+            return 'CNI CHECK failed: %s' % exc
+        return None
+
+    # -- absent ------------------------------------------------------------------------
+    def remove(self, network_name, check_mode=False):
+        record = self.attachment(network_name)
+        actions = []
+        if record:
+            if self.bound_interfaces(record['ifname']):
+                raise VmnetError('network "%s" is still used by interface(s) %s: remove them first '
+                                 '(vm_interface state=absent)' % (
+                                     network_name, ', '.join(r['interface'] for r in
+                                                             self.bound_interfaces(record['ifname']))))
+            actions.append('CNI DEL %s' % record['ifname'])
+            if not check_mode:
+                self._delete(record)
+                self.state.delete('networks', network_name)
+        if not self.state.names('networks') and (self.exists() or self.state.exists()):
+            actions.extend(self._remove_sandbox(check_mode))
+        return bool(actions), actions
+
+    def _delete(self, record):
+        if self.exists():
+            self.cni.delete(record['config'], record['container_id'], self.netns_path,
+                            record['ifname'], record.get('result'))
+
+    def _remove_sandbox(self, check_mode):
+        actions = []
+        if self.exists():
+            actions.append('delete network namespace %s' % self.netns)
+            if not check_mode:
+                busy = netlink.netns_pids(self.netns)
+                if busy:
+                    raise VmnetError('network namespace %s is still used by process(es) %s'
+                                     % (self.netns, ', '.join(map(str, busy))))
+                netlink.remove_netns(self.netns)
+        if self.state.exists():
+            actions.append('delete state %s' % self.state.root)
+            if not check_mode:
+                self.state.remove_all()
+        return actions
+
+    # -- observe -----------------------------------------------------------------------
+    def interface_status(self, record):
+        """The pod interface as vm_network returns it: name, MAC, IPs, gateway, routes, MTU."""
+        iface = cni.pod_interface(record['result'], record['ifname'])
+        bound = self.bound_interfaces(record['ifname'])
+        mtu = None
+        if self.exists():
+            with self.namespace() as ns:
+                link = ns.link(bound[0]['nic'] if bound else record['ifname'])
+                mtu = link['mtu'] if link else None
+        return {
+            'name': record['ifname'],
+            'mac': iface['mac'],
+            'ips': iface['ips'],
+            'gateway': iface['gateways'][0] if iface['gateways'] else None,
+            'routes': iface['routes'],
+            'mtu': mtu,
+            'bound_by': [r['interface'] for r in bound],
+        }

@@ -1,0 +1,203 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: vmnet.networks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: vm_interface
+short_description: Bind one VM interface in its pod and give the libvirt domain its NIC
+description:
+  - Builds the interface's binding inside the VM's pod exactly as KubeVirt builds it in a
+    virt-launcher pod, serves the guest's DHCP from the pod, and edits the NIC of the libvirt
+    domain in place (live when the domain runs, and in its persistent configuration).
+  - "C(bridge) binding: bridge C(k6t-<x>) with the fake address C(169.254.75.1<i>/32), the pod NIC renamed
+    C(<x>-nic) carrying the bridge's MAC (learning off), a placeholder with the pod NIC's original name,
+    MAC and addresses (a C(dummy); on kernels without one, a persistent tap nobody opens), and
+    C(arp_ignore=1). Without IPv4 on the pod NIC the binding is L2 only (no DHCP)."
+  - "The guest's frames reach the pod through a persistent host tap C(vmtap<hash>) that QEMU opens and a
+    veth whose pod end is C(tap0)/C(tap<hash>) on the bridge, joined by a tc mirred redirect in each
+    direction. Host-side links carry the alias C(vmnet:<vm>/<interface>); vmnet never touches a link
+    without it."
+  - "One C(dnsmasq) per pod (configuration, leases, log and pid file under O(state_dir)C(/<vm>/)) serves
+    KubeVirt's DHCP options: address and prefix, router, DNS and search domains, hostname, MTU,
+    classless routes without the local subnet, a 999-day lease, the fake address as server identifier.
+    It is restarted when it has died or its configuration changed."
+  - "The domain NIC is C(<interface type='ethernet'>) with C(<target dev=... managed='no'/>), matched by its
+    alias C(ua-<name>): MAC (O(spec) C(macAddress), else the pod NIC's original MAC), model, MTU, PCI
+    address, link state, boot order and, with C(networkInterfaceMultiqueue), one queue per vCPU. Added to
+    a running domain it is hot-plugged. Live changes that libvirt cannot apply to a running NIC are made in
+    the persistent configuration and reported by RV(restart_required)."
+  - An interface whose spec C(state) is C(absent) is removed, as with O(state=absent).
+version_added: 0.1.0
+author:
+  - vmnet.networks developers
+extends_documentation_fragment:
+  - vmnet.networks.pod
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
+options:
+  name:
+    description:
+      - The interface (an entry of the spec's C(interfaces)) to bind.
+    type: str
+    required: true
+  state:
+    description:
+      - C(present) binds the interface and plugs its NIC; C(absent) unplugs the NIC and undoes the
+        binding, giving the pod interface back its name and addresses.
+    type: str
+    choices: [present, absent]
+    default: present
+  domain:
+    description:
+      - The libvirt domain; defaults to the VM name. It must exist.
+    type: str
+  uri:
+    description:
+      - libvirt connection URI.
+    type: str
+    default: qemu:///system
+  dns_servers:
+    description:
+      - DNS servers offered to the guest. By default the IPv4 nameservers of O(resolv_conf)
+        (C(8.8.8.8) when it lists none), as KubeVirt offers the pod's.
+    type: list
+    elements: str
+  dns_search:
+    description:
+      - Search domains offered to the guest (the longest one is also its domain name). By default
+        those of O(resolv_conf) (C(cluster.local) when it has none).
+    type: list
+    elements: str
+  resolv_conf:
+    description:
+      - The resolver configuration whose servers and search domains the guest gets.
+    type: path
+    default: /etc/resolv.conf
+requirements:
+  - libvirt-python
+'''
+
+EXAMPLES = r'''
+- name: Bind the default interface of a VM (bridge binding on the pod network)
+  vmnet.networks.vm_interface:
+    spec: "{{ vm_manifest }}"
+    name: default
+
+- name: Hot-unplug it
+  vmnet.networks.vm_interface:
+    spec: "{{ vm_manifest }}"
+    name: default
+    state: absent
+'''
+
+RETURN = r'''
+interface:
+  description: The interface as a VMI's C(status.interfaces[]) entry reports it.
+  returned: when state is present and the pod exists
+  type: dict
+  contains:
+    name:
+      description: Interface (and network) name.
+      type: str
+      sample: default
+    mac:
+      description: The guest's MAC.
+      type: str
+      sample: 3a:c2:ae:ee:18:04
+    ipAddress:
+      description: First IP of the interface (the pod IPv4 for bridge).
+      type: str
+      sample: 10.88.0.5
+    ipAddresses:
+      description: All its IPs.
+      type: list
+      elements: str
+      sample: ["10.88.0.5"]
+    podInterfaceName:
+      description: The pod interface it is bound to.
+      type: str
+      sample: eth0
+    linkState:
+      description: Link state of the domain NIC.
+      type: str
+      sample: up
+    queueCount:
+      description: Queues of the domain NIC.
+      type: int
+      sample: 1
+    infoSource:
+      description: Where the information comes from.
+      type: str
+      sample: domain
+actions:
+  description: What the module did (or would do in check mode), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["create k6t-eth0", "create eth0-nic", "create glue", "write /var/lib/vmnet/vm1/dnsmasq.conf", "attach ua-default (config)"]
+restart_required:
+  description: The persistent NIC differs from the running one in a way libvirt cannot change live.
+  returned: always
+  type: bool
+  sample: false
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.vmnet.networks.plugins.module_utils import interface
+from ansible_collections.vmnet.networks.plugins.module_utils import module as common
+from ansible_collections.vmnet.networks.plugins.module_utils.host import dhcp, libvirt_domain
+
+
+def main():
+    argument_spec = dict(common.POD_ARGUMENT_SPEC,
+                         name=dict(type='str', required=True),
+                         state=dict(type='str', choices=['present', 'absent'], default='present'),
+                         domain=dict(type='str'),
+                         uri=dict(type='str', default='qemu:///system'),
+                         dns_servers=dict(type='list', elements='str'),
+                         dns_search=dict(type='list', elements='str'),
+                         resolv_conf=dict(type='path', default='/etc/resolv.conf'))
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    common.require_pyroute2(module)
+    if not libvirt_domain.HAS_LIBVIRT:
+        module.fail_json(msg=missing_required_lib('libvirt-python'))
+    spec = common.load_spec(module)
+    iface = common.find(module, spec['interfaces'], module.params['name'], 'interface')
+    pod = common.pod(module, spec)
+    params = module.params
+    servers, search = dhcp.resolv_conf(params['resolv_conf'])
+    dns = (params['dns_servers'] or servers, params['dns_search'] or search)
+
+    def work():
+        domain = libvirt_domain.DomainNics(params['uri'], params['domain'] or pod.vm)
+        try:
+            with pod:
+                if params['state'] == 'absent' or iface['state'] == 'absent':
+                    result = interface.remove(pod, iface['name'], domain, module.check_mode)
+                else:
+                    result = interface.ensure(pod, spec, iface, domain, dns, module.check_mode)
+        finally:
+            domain.close()
+        output = dict(changed=result['changed'], actions=result['actions'],
+                      restart_required=result['restart_required'])
+        if result['status']:
+            output['interface'] = result['status']
+        if module._diff:
+            output['diff'] = result['diff']
+        return output
+
+    module.exit_json(**common.run(module, work))
+
+
+if __name__ == '__main__':
+    main()

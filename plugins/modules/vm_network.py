@@ -1,0 +1,155 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: vmnet.networks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: vm_network
+short_description: Attach a network of a VM to its pod, as the kubelet and Multus do
+description:
+  - Makes sure the VM's pod (a network namespace, C(vmnet-<vm>)) exists and that one network of the
+    VM's spec is attached to it by running its CNI configuration with the real CNI plugins
+    (spec 1.0 C(ADD); C(CHECK) on later runs; C(DEL) on O(state=absent)).
+  - A C(pod) network is the host's default CNI network (the first configuration of O(cni_conf_dir))
+    and gives the pod its C(eth0), exactly as a virt-launcher pod gets it from the cluster network.
+  - CNI results are kept under O(state_dir)C(/<vm>/networks/) so that C(CHECK), C(DEL) and drift repair
+    work. An attachment whose pod interface has gone, or whose C(CHECK) fails, is made again.
+    Once a binding (M(vmnet.networks.vm_interface)) has taken the pod interface over, the binding
+    owns it and C(CHECK) is not run.
+  - Removing the last network of a VM removes its pod and its state directory.
+version_added: 0.1.0
+author:
+  - vmnet.networks developers
+extends_documentation_fragment:
+  - vmnet.networks.pod
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
+options:
+  name:
+    description:
+      - The network (an entry of the spec's C(networks)) to attach.
+    type: str
+    required: true
+  state:
+    description:
+      - C(present) attaches the network, C(absent) runs CNI C(DEL) and forgets it.
+      - Interfaces bound to the network must be removed first (M(vmnet.networks.vm_interface)).
+    type: str
+    choices: [present, absent]
+    default: present
+'''
+
+EXAMPLES = r'''
+- name: Attach the default pod network of a KubeVirt VM
+  vmnet.networks.vm_network:
+    spec: "{{ lookup('ansible.builtin.file', 'vm.yaml') | from_yaml }}"
+    name: default
+
+- name: Detach it (and remove the pod when it was the last network)
+  vmnet.networks.vm_network:
+    spec: "{{ vm_manifest }}"
+    name: default
+    state: absent
+'''
+
+RETURN = r'''
+netns:
+  description: The pod's network namespace.
+  returned: always
+  type: str
+  sample: vmnet-testvm
+actions:
+  description: What the module did (or would do in check mode), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["create network namespace vmnet-testvm", "CNI ADD vmnet (/etc/cni/net.d/10-vmnet.conflist) as eth0"]
+pod_interface:
+  description: The pod interface of the network, as the CNI plugins made it.
+  returned: when state is present and the network is attached (not in check mode on a new pod)
+  type: dict
+  contains:
+    name:
+      description: Interface name in the pod (C(eth0), C(pod<hash>)).
+      type: str
+      sample: eth0
+    mac:
+      description: MAC address the CNI plugin gave it.
+      type: str
+      sample: 3a:c2:ae:ee:18:04
+    ips:
+      description: Addresses with prefix.
+      type: list
+      elements: str
+      sample: ["10.88.0.5/16"]
+    gateway:
+      description: First gateway of the CNI result.
+      type: str
+      sample: 10.88.0.1
+    routes:
+      description: Routes of the CNI result.
+      type: list
+      elements: dict
+      sample: [{"dst": "0.0.0.0/0"}]
+    mtu:
+      description: MTU of the pod interface.
+      type: int
+      sample: 1500
+    bound_by:
+      description: Interfaces whose binding took this pod interface over.
+      type: list
+      elements: str
+      sample: ["default"]
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.vmnet.networks.plugins.module_utils import module as common
+
+
+def main():
+    argument_spec = dict(common.POD_ARGUMENT_SPEC,
+                         name=dict(type='str', required=True),
+                         state=dict(type='str', choices=['present', 'absent'], default='present'))
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    common.require_pyroute2(module)
+    spec = common.load_spec(module)
+    network = common.find(module, spec['networks'], module.params['name'], 'network')
+    pod = common.pod(module, spec)
+
+    def work():
+        with pod:
+            before = pod.attachment(network['name'])
+            if module.params['state'] == 'absent':
+                changed, actions = pod.remove(network['name'], module.check_mode)
+                record = None
+            else:
+                changed, actions, record = pod.ensure(network, module.check_mode)
+            result = dict(changed=changed, actions=actions, netns=pod.netns)
+            if record and record.get('result'):
+                result['pod_interface'] = pod.interface_status(record)
+            if module._diff:
+                result['diff'] = {'before': _summary(before), 'after': _summary(record)}
+            return result
+
+    module.exit_json(**common.run(module, work))
+
+
+def _summary(record):
+    if not record:
+        return {}
+    return {'interface': record['ifname'], 'network': record['config'].get('name'),
+            'config': record.get('config_source'),
+            'ips': [ip['address'] for ip in (record.get('result') or {}).get('ips', [])]}
+
+
+if __name__ == '__main__':
+    main()

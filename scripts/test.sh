@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The project's tests, by stage: sanity, lint, unit, integration, molecule, or all.
+# `make test` runs `all`: the pytest run (unit + integration) comes last so that its
+# closing line is the run's verdict.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+stage=${1:-all}
+bin="$here/.venv/bin"
+
+sanity() {
+  # ansible-test needs a real ansible_collections/<ns>/<name> tree: test a copy.
+  local dest="$here/.build/sanity/ansible_collections/vmnet/networks"
+  mkdir -p "$dest"
+  rsync -a --delete --exclude .venv --exclude .build --exclude .cache --exclude .git \
+    --exclude tests/output --exclude '__pycache__' --exclude .pytest_cache --exclude .hypothesis \
+    "$here/" "$dest/"
+  (cd "$dest" && "$bin/ansible-test" sanity --python 3.11 --local --color no)
+}
+
+lint() {
+  "$bin/ansible-lint" --offline --profile production -q
+}
+
+pytests() {
+  "$bin/pytest" -p no:cacheprovider -q "$@"
+}
+
+molecule_all() {
+  local s
+  for s in roles/*/molecule/default; do
+    [ -d "$s" ] || continue
+    (cd "$(dirname "$(dirname "$s")")" && "$bin/molecule" test)
+  done
+}
+
+with_libvirt() {
+  # start libvirtd for the run if it is not running; stop it afterwards only if we started it
+  if ! bash scripts/libvirtd.sh status >/dev/null 2>&1; then
+    bash scripts/libvirtd.sh start
+    trap 'bash scripts/libvirtd.sh stop' EXIT
+  fi
+}
+
+case "$stage" in
+  sanity) sanity ;;
+  lint) lint ;;
+  unit) pytests tests/unit ;;
+  integration) with_libvirt; pytests tests/integration ;;
+  molecule) with_libvirt; molecule_all ;;
+  all)
+    start=$(date +%s)
+    sanity
+    lint
+    with_libvirt
+    molecule_all
+    pytests tests/unit tests/integration
+    echo "test: all stages passed in $(( $(date +%s) - start )) s"
+    ;;
+  *) echo "usage: $0 sanity|lint|unit|integration|molecule|all" >&2; exit 2 ;;
+esac

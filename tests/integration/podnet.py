@@ -1,0 +1,125 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A pod network made for one test: a node namespace that holds the CNI bridge, a CNI
+configuration directory, and client pods on the same network. Everything it makes is
+removed at teardown, also when the test fails."""
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import uuid
+
+import pytest
+
+from ansible_collections.vmnet.networks.plugins.module_utils import names
+from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, netlink
+
+from modules import run_module
+
+CNI_BIN = ['/usr/lib/cni']
+
+
+def ip(*args, check=True):
+    return subprocess.run(['ip'] + list(args), check=check, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True).stdout
+
+
+def ip_json(*args):
+    return json.loads(ip('-j', *args) or '[]')
+
+
+def netns_run(ns, *argv, timeout=30, check=True):
+    return subprocess.run(['ip', 'netns', 'exec', ns] + list(argv), check=check, timeout=timeout,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+
+
+class PodNetwork(object):
+    """The default pod network of a test: ``subnet`` lives in node netns ``node``."""
+
+    def __init__(self, tmp_path, subnet='10.250.7.0/24', mtu=1400, ipv6_subnet=None):
+        tag = uuid.uuid4().hex[:6]
+        self.node = 'vmnt-node-' + tag
+        self.bridge = 'vmntbr' + tag[:4]
+        self.conf_dir = str(tmp_path / 'cni')
+        self.ipam_dir = str(tmp_path / 'ipam')
+        self.state_dir = str(tmp_path / 'state')
+        self.subnet, self.mtu = subnet, mtu
+        self.gateway = subnet.rsplit('.', 1)[0] + '.1'
+        self.clients = []
+        os.makedirs(self.conf_dir)
+        ranges = [[{'subnet': subnet, 'gateway': self.gateway}]]
+        routes = [{'dst': '0.0.0.0/0'}]
+        if ipv6_subnet:
+            ranges.append([{'subnet': ipv6_subnet}])
+            routes.append({'dst': '::/0'})
+        self.conflist = {
+            'cniVersion': '1.0.0', 'name': 'vmnt-pod-network',
+            'plugins': [{'type': 'bridge', 'bridge': self.bridge, 'isGateway': True, 'ipMasq': False,
+                         'mtu': mtu, 'ipam': {'type': 'host-local', 'ranges': ranges, 'routes': routes,
+                                              'dataDir': self.ipam_dir}}]}
+        with open(os.path.join(self.conf_dir, '10-test.conflist'), 'w') as handle:
+            json.dump(self.conflist, handle)
+        netlink.create_netns(self.node)
+        netns_run(self.node, 'ip', 'link', 'set', 'lo', 'up')
+
+    def pod_options(self, **extra):
+        return dict(state_dir=self.state_dir, cni_conf_dir=self.conf_dir, cni_bin_dir=CNI_BIN,
+                    node_netns=self.node, **extra)
+
+    def client(self, name='client'):
+        """A client pod on the network; returns (netns, IPv4)."""
+        netns = 'vmnt-%s-%s' % (name, self.node[-6:])
+        netlink.create_netns(netns)
+        self.clients.append(netns)
+        result = cni.CniRuntime(CNI_BIN, self.node).add(self.conflist, netns, netlink.netns_path(netns), 'eth0')
+        netns_run(netns, 'ip', 'link', 'set', 'lo', 'up')
+        address = [i['address'] for i in result['ips'] if ':' not in i['address']][0]
+        return netns, address.split('/')[0]
+
+    def cleanup(self):
+        for state in glob.glob(os.path.join(self.state_dir, '*')):
+            _kill_pidfile(os.path.join(state, 'dnsmasq.pid'))
+            pod = names.pod_netns(os.path.basename(state))
+            _delete_owned_host_links(os.path.basename(state))
+            netlink.remove_netns(pod)
+        for netns in self.clients:
+            try:
+                cni.CniRuntime(CNI_BIN, self.node).delete(self.conflist, netns, netlink.netns_path(netns), 'eth0', None)
+            except cni.CniError:
+                pass
+            netlink.remove_netns(netns)
+        netlink.remove_netns(self.node)
+
+
+def _kill_pidfile(path):
+    try:
+        with open(path) as handle:
+            pid = int(handle.read())
+        with open('/proc/%d/cmdline' % pid) as handle:
+            if 'dnsmasq' in handle.read():
+                os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError):
+        pass
+
+
+def _delete_owned_host_links(vm):
+    with netlink.Namespace() as host:
+        for name in host.link_names():
+            link = host.link(name)
+            if link and (link['alias'] or '').startswith('%s%s/' % (names.OWNER_ALIAS_PREFIX, vm)):
+                host.delete(name)
+
+
+@pytest.fixture
+def podnet(tmp_path):
+    network = PodNetwork(tmp_path)
+    try:
+        yield network
+    finally:
+        network.cleanup()
+
+
+def pod_module(podnet, module, spec, vm='vmntpod', **args):
+    return run_module(module, spec=spec, vm=vm, **podnet.pod_options(**args))
