@@ -72,7 +72,7 @@ def ensure(pod, spec, iface, domain, dns, check_mode):
     if not check_mode:
         pod.state.write('interfaces', iface['name'], record)
     try:
-        actions = binding.apply(pod, record, check_mode)
+        actions = binding.apply(pod, record, check_mode, repairing=not fresh)
         if not check_mode:
             pod.state.write('interfaces', iface['name'], record)  # what apply learned
         actions += sync_dhcp(pod, iface['name'], record, check_mode)
@@ -88,7 +88,7 @@ def ensure(pod, spec, iface, domain, dns, check_mode):
         'restart_required': nic.get('restart_required', False),
         'diff': {'before': {'pod': before, 'domain_nic': nic['before']},
                  'after': {'pod': after, 'domain_nic': nic['after']}},
-        'status': status(record, iface, nic['after']),
+        'status': status(record, iface, nic['after']['live'] or nic['after']['config']),
     }
 
 

@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
+from ansible_collections.vmnet.networks.plugins.module_utils.bindings import common
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import dhcp, glue, netlink
 
@@ -102,18 +103,11 @@ def observe(pod, record):
     return view
 
 
-def apply(pod, record, check_mode):
+def apply(pod, record, check_mode, repairing=False):
     """Converge the pod to ``desired(record)``, step by step in KubeVirt's order."""
-    want, have = desired(record), observe(pod, record)
-    steps = [(record['bridge'], _bridge), (record['nic'], _nic), ('glue', _glue),
+    steps = [(record['bridge'], _bridge), (record['nic'], _nic), ('glue', common.make_glue),
              (record['pod_iface'], _placeholder), ('sysctl', _arp_ignore)]
-    actions = []
-    for key, step in steps:
-        if want.get(key) != have.get(key):
-            actions.append('%s %s' % ('create' if have.get(key) is None else 'repair', key))
-            if not check_mode:
-                step(pod, record)
-    return actions
+    return common.converge(pod, record, desired(record), observe(pod, record), steps, check_mode, repairing)
 
 
 def _bridge(pod, record):
@@ -143,11 +137,6 @@ def _nic(pod, record):
         ns.set_learning(record['nic'], False)
 
 
-def _glue(pod, record):
-    glue.remove(record['glue'])
-    glue.create(record['glue'], pod.netns)
-
-
 def _placeholder(pod, record):
     original = record['original']
     with pod.namespace() as ns:
@@ -169,11 +158,7 @@ def _arp_ignore(pod, record):
 
 def teardown(pod, record, check_mode):
     """Undo the binding: give the pod NIC back its name, MAC and addresses."""
-    actions = []
-    if glue.observe(record['glue'], pod.netns) is not None:
-        actions.append('delete glue %s' % record['glue']['host_tap'])
-        if not check_mode:
-            glue.remove(record['glue'])
+    actions = common.remove_glue(pod, record, check_mode)
     if not pod.exists():
         return actions
     with pod.namespace() as ns:

@@ -21,6 +21,7 @@ __metaclass__ = type
 import ipaddress
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
+from ansible_collections.vmnet.networks.plugins.module_utils.bindings import common
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import dhcp, glue, netlink, nft
 
@@ -177,16 +178,10 @@ def _observed_rules(pod, record, family):
     return nft.list_text(pod.netns, family, TABLE)
 
 
-def apply(pod, record, check_mode):
-    want, have = desired(record), observe(pod, record)
-    actions = []
-    for key, step in ((record['bridge'], _bridge), ('glue', _glue), ('sysctl', _sysctl),
-                      ('nftables', _nftables)):
-        if want[key] != have[key]:
-            actions.append('%s %s' % ('create' if have[key] is None else 'repair', key))
-            if not check_mode:
-                step(pod, record)
-    return actions
+def apply(pod, record, check_mode, repairing=False):
+    steps = [(record['bridge'], _bridge), ('glue', common.make_glue), ('sysctl', _sysctl),
+             ('nftables', _nftables)]
+    return common.converge(pod, record, desired(record), observe(pod, record), steps, check_mode, repairing)
 
 
 def _bridge(pod, record):
@@ -198,11 +193,6 @@ def _bridge(pod, record):
         for cidr in _gateways(record):
             ns.add_address(record['bridge'], cidr)
         ns.set_link(record['bridge'], state='up')
-
-
-def _glue(pod, record):
-    glue.remove(record['glue'])
-    glue.create(record['glue'], pod.netns)
 
 
 def _sysctl(pod, record):
@@ -217,11 +207,7 @@ def _nftables(pod, record):
 
 
 def teardown(pod, record, check_mode):
-    actions = []
-    if glue.observe(record['glue'], pod.netns) is not None:
-        actions.append('delete glue %s' % record['glue']['host_tap'])
-        if not check_mode:
-            glue.remove(record['glue'])
+    actions = common.remove_glue(pod, record, check_mode)
     if not pod.exists():
         return actions
     for family in FAMILY_KEYS:

@@ -1,0 +1,43 @@
+# -*- coding: utf-8 -*-
+# Copyright: vmnet.networks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every tap-based binding does the same way: converge step by step, and the glue."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.vmnet.networks.plugins.module_utils.host import glue
+
+
+def converge(pod, record, want, have, steps, check_mode, repairing):
+    """Run, in order, the step of every piece whose observed state differs from the wanted one.
+
+    ``steps`` is a list of (key of the view, function(pod, record)). Actions read ``create``,
+    ``configure`` or, when an existing binding drifted, ``repair``.
+    """
+    actions = []
+    for key, step in steps:
+        if want.get(key) == have.get(key):
+            continue
+        if repairing:
+            verb = 'repair'
+        else:
+            verb = 'create' if have.get(key) is None else 'configure'
+        actions.append('%s %s' % (verb, key))
+        if not check_mode:
+            step(pod, record)
+    return actions
+
+
+def make_glue(pod, record):
+    """(Re)make the glue whole: its pieces only make sense together."""
+    glue.remove(record['glue'])
+    glue.create(record['glue'], pod.netns)
+
+
+def remove_glue(pod, record, check_mode):
+    if glue.observe(record['glue'], pod.netns) is None:
+        return []
+    if not check_mode:
+        glue.remove(record['glue'])
+    return ['delete glue %s' % record['glue']['host_tap']]

@@ -1,0 +1,49 @@
+# -*- coding: utf-8 -*-
+# Copyright: vmnet.networks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The VM spec model: any manifest dialect in, KubeVirt's admission rules applied, one
+normalised model out (documented in the RETURN of ``vmnet.networks.vm_spec``).
+
+    spec, errors = normalize(manifest, options)
+
+Pure Python, no host access: every later step consumes ``spec``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.vmnet.networks.plugins.module_utils.spec import admission, dialects, model
+from ansible_collections.vmnet.networks.plugins.module_utils.spec.model import SPEC_VERSION
+
+# KubeVirt's cluster settings (KubeVirt CR spec.configuration) that admission depends on.
+DEFAULT_OPTIONS = {
+    'permit_bridge_interface_on_pod_network': True,
+    'default_network_interface': 'bridge',
+    'feature_gates': [],
+    'pod_interface_naming': 'hashed',
+}
+
+__all__ = ['DEFAULT_OPTIONS', 'SPEC_VERSION', 'normalize']
+
+
+def normalize(manifest, options=None):
+    """Return ``(spec, errors)`` for a manifest of any dialect, or for a normalised spec.
+
+    ``errors`` is a list of ``{'field', 'message'}`` in KubeVirt's words; when it is not
+    empty ``spec`` is None. A normalised spec is validated again, as the manifest it came
+    from, and comes back unchanged.
+    """
+    options = dict(DEFAULT_OPTIONS, **(options or {}))
+    if isinstance(manifest, dict) and 'specVersion' in manifest:
+        options['pod_interface_naming'] = model.recorded_pod_interface_naming(manifest)
+        manifest, errors = model.manifest_from_spec(manifest)
+        if errors:
+            return None, errors
+    document, errors = dialects.parse(manifest)
+    if errors:
+        return None, errors
+    errors = model.apply_defaults(document, options) or admission.validate(document, options)
+    if errors:
+        return None, errors
+    return model.build(document, options), []

@@ -1,0 +1,203 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The bridge binding end to end: a real guest gets the pod IP, in every dialect.
+
+The pod network lives in a node namespace made by the test; the guest is a busybox
+initramfs under QEMU TCG started by the real libvirtd; it reports what its DHCP client
+received on the serial console (tools/guest).
+"""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from podnet import ip_json, netns_run, pod_module, podnet  # noqa: F401 (fixture)
+
+from ansible_collections.vmnet.networks.plugins.module_utils import names
+
+DNS = ['10.96.0.10']
+SEARCH = ['default.svc.cluster.local', 'svc.cluster.local']
+
+
+def kubevirt_v1(name, interface):
+    return {'apiVersion': 'kubevirt.io/v1', 'kind': 'VirtualMachine', 'metadata': {'name': name},
+            'spec': {'template': {'spec': {'domain': {'devices': {'interfaces': [interface]}},
+                                           'networks': [{'name': interface['name'], 'pod': {}}]}}}}
+
+
+DIALECTS = {
+    # seeds 000/001: kind VM, spec.devices, bridge.delegateIp
+    'kubevirt-early': lambda name: {
+        'kind': 'VM', 'metadata': {'name': name},
+        'spec': {'devices': {'interfaces': [{'name': 'red', 'bridge': {'delegateIp': True}}]},
+                 'networks': [{'name': 'red', 'pod': {}}]}},
+    # seed 002: spec.domain.devices, macAddress and model
+    'kubevirt-legacy': lambda name: {
+        'kind': 'VM', 'metadata': {'name': name},
+        'spec': {'domain': {'devices': {'interfaces': [
+            {'name': 'red', 'macAddress': 'de:ad:00:00:be:af', 'model': 'e1000', 'bridge': {}}]}},
+            'networks': [{'name': 'red', 'pod': {}}]}},
+    # seed 003: KubeVirt v1 VirtualMachine
+    'kubevirt-v1-vm': lambda name: kubevirt_v1(name, {'name': 'default', 'bridge': {}}),
+    # seed 004: Virtink
+    'virtink': lambda name: {
+        'apiVersion': 'virt.virtink.smartx.com/v1alpha1', 'kind': 'VirtualMachine', 'metadata': {'name': name},
+        'spec': {'instance': {'interfaces': [{'name': 'pod', 'bridge': {}}]},
+                 'networks': [{'name': 'pod', 'pod': {}}]}},
+}
+
+
+def lease_fields(match):
+    return dict(field.split('=', 1) for field in match.group(0).split()[1:])
+
+
+def apply(podnet, manifest, vm, domain, state='present', **extra):
+    network = manifest_network(manifest)
+    if state == 'present':
+        net = pod_module(podnet, 'vm_network', manifest, vm=vm, name=network, **extra)
+        iface = pod_module(podnet, 'vm_interface', manifest, vm=vm, name=network, domain=domain,
+                           dns_servers=DNS, dns_search=SEARCH, **extra)
+        return net, iface
+    iface = pod_module(podnet, 'vm_interface', manifest, vm=vm, name=network, domain=domain, state='absent', **extra)
+    net = pod_module(podnet, 'vm_network', manifest, vm=vm, name=network, state='absent', **extra)
+    return net, iface
+
+
+def manifest_network(manifest):
+    spec = manifest['spec']
+    spec = spec.get('template', {}).get('spec', spec)
+    return spec['networks'][0]['name']
+
+
+def http_get(netns, address, port=80):
+    code = ('import urllib.request,sys; '
+            'sys.stdout.write(urllib.request.urlopen("http://%s:%d/", timeout=5).read().decode())' % (address, port))
+    return netns_run(netns, 'python3', '-c', code, check=False, timeout=20)
+
+
+def assert_nothing_left(podnet, vm, pod_ip):
+    netns = names.pod_netns(vm)
+    assert netns not in subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE,
+                                       universal_newlines=True).stdout
+    owned = [link['ifname'] for link in ip_json('link') if (link.get('ifalias') or '').startswith('vmnet:%s/' % vm)]
+    assert owned == []
+    assert not os.path.exists(os.path.join(podnet.state_dir, vm))
+    assert not os.path.exists(os.path.join(podnet.ipam_dir, 'vmnt-pod-network', pod_ip.split('/')[0]))
+
+
+@pytest.mark.parametrize('dialect', sorted(DIALECTS))
+def test_guest_gets_the_pod_ip(podnet, make_domain, dialect):
+    guest = make_domain('vmntbr')
+    manifest = DIALECTS[dialect](guest.name)
+    net, iface = apply(podnet, manifest, guest.name, guest.name)
+    assert not net.get('failed') and not iface.get('failed'), (net, iface)
+    pod_ip = net['pod_interface']['ips'][0]
+    status = iface['interface']
+    assert status['ipAddress'] == pod_ip.split('/')[0]
+    expected_mac = 'de:ad:00:00:be:af' if dialect == 'kubevirt-legacy' else net['pod_interface']['mac']
+    assert status['mac'] == expected_mac
+    assert (status['podInterfaceName'], status['linkState'], status['infoSource']) == ('eth0', 'up', 'domain')
+
+    guest.start()
+    lease = lease_fields(guest.wait_for(r'^VMNET-LEASE .*$', timeout=90))
+    assert lease['mac'] == expected_mac
+    assert '%s/%s' % (lease['ip'], lease['mask']) == pod_ip
+    assert lease['router'] == podnet.gateway
+    assert lease['mtu'] == str(podnet.mtu)
+    assert lease['dns'] == DNS[0]
+    assert lease['search'] == ','.join(SEARCH)
+    assert lease['domain'] == max(SEARCH, key=len)
+    assert lease['hostname'] == guest.name
+    assert lease['serverid'] == '169.254.75.10'
+    assert lease['lease'] == str(999 * 86400)
+    assert lease['staticroutes'] == '0.0.0.0/0,%s' % podnet.gateway
+    guest.wait_for(r'^VMNET-PING if=eth0 dst=%s ok' % podnet.gateway.replace('.', r'\.'), timeout=30)
+
+    client, _client_ip = podnet.client()
+    ping = netns_run(client, 'busybox', 'ping', '-c', '3', '-W', '3', pod_ip.split('/')[0], check=False)
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    page = http_get(client, pod_ip.split('/')[0])
+    assert page.stdout.strip() == 'hello-from-%s' % guest.name, page.stderr
+
+    apply(podnet, manifest, guest.name, guest.name, state='absent')
+    assert_nothing_left(podnet, guest.name, pod_ip)
+
+
+def host_snapshot(netns):
+    """What check mode must not change: links, qdiscs, nft rules, netns list."""
+    def out(*argv):
+        return subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True).stdout
+    return {
+        'links': [(l['ifname'], l.get('ifalias')) for l in ip_json('link')],
+        'qdiscs': out('tc', '-j', 'qdisc', 'show'),
+        'nft': out('nft', '-j', 'list', 'ruleset'),
+        'netns': out('ip', 'netns', 'list'),
+        'pod': out('ip', '-n', netns, '-j', 'addr') if netns in out('ip', 'netns', 'list') else None,
+    }
+
+
+def test_idempotence_check_mode_diff_and_absent(podnet, make_domain):
+    guest = make_domain('vmntidem')
+    manifest = DIALECTS['kubevirt-v1-vm'](guest.name)
+    xml_before = guest.domain.XMLDesc(0)
+    snapshot = host_snapshot(names.pod_netns(guest.name))
+
+    # check mode on a new VM: reports the change, touches nothing
+    net = pod_module(podnet, 'vm_network', manifest, vm=guest.name, name='default', check_mode=True, diff=True)
+    iface = pod_module(podnet, 'vm_interface', manifest, vm=guest.name, name='default', check_mode=True, diff=True)
+    assert net['changed'] and iface['changed']
+    assert host_snapshot(names.pod_netns(guest.name)) == snapshot
+    assert guest.domain.XMLDesc(0) == xml_before
+    assert not os.path.exists(os.path.join(podnet.state_dir, guest.name, 'networks'))
+
+    net, iface = apply(podnet, manifest, guest.name, guest.name)
+    assert net['changed'] and iface['changed']
+    pod_ip = net['pod_interface']['ips'][0]
+    guest.start()
+    guest.wait_for(r'^VMNET-LEASE ', timeout=90)
+
+    # second run: nothing to do, live domain included
+    net, iface = apply(podnet, manifest, guest.name, guest.name)
+    assert (net['changed'], net['actions'], iface['changed'], iface['actions']) == (False, [], False, [])
+
+    # check mode + diff on a change (link down): readable diff, nothing changed
+    down = json.loads(json.dumps(manifest))
+    down['spec']['template']['spec']['domain']['devices']['interfaces'][0]['state'] = 'down'
+    pod = names.pod_netns(guest.name)
+    snapshot, xml = host_snapshot(pod), guest.domain.XMLDesc(0)
+    preview = pod_module(podnet, 'vm_interface', down, vm=guest.name, name='default', check_mode=True, diff=True)
+    assert preview['changed'] is True
+    assert preview['diff']['before']['domain_nic']['live']['link_state'] == 'up'
+    assert preview['diff']['after']['domain_nic']['live']['link_state'] == 'down'
+    assert preview['diff']['after']['domain_nic']['config']['link_state'] == 'down'
+    assert preview['diff']['after']['pod']['k6t-eth0']['addresses'] == ['169.254.75.10/32']
+    assert host_snapshot(pod) == snapshot and guest.domain.XMLDesc(0) == xml
+
+    # drift: a piece deleted by hand is repaired and reported
+    netns_run(pod, 'ip', 'link', 'del', 'k6t-eth0')
+    repaired = pod_module(podnet, 'vm_interface', manifest, vm=guest.name, name='default')
+    assert 'repair k6t-eth0' in repaired['actions'], repaired
+    again = pod_module(podnet, 'vm_interface', manifest, vm=guest.name, name='default')
+    assert again['changed'] is False, again
+
+    # absent twice leaves nothing behind
+    for _attempt in range(2):
+        apply(podnet, manifest, guest.name, guest.name, state='absent')
+    net, iface = apply(podnet, manifest, guest.name, guest.name, state='absent')
+    assert (net['changed'], iface['changed']) == (False, False)
+    assert_nothing_left(podnet, guest.name, pod_ip)
+    assert 'ua-default' not in guest.domain.XMLDesc(0)
+
+
+def test_missing_domain_is_a_clear_error_and_changes_nothing(podnet):
+    manifest = DIALECTS['kubevirt-v1-vm']('vmntnodomain')
+    pod_module(podnet, 'vm_network', manifest, vm='vmntnodomain', name='default')
+    pod = names.pod_netns('vmntnodomain')
+    before = ip_json('-n', pod, 'link')
+    result = pod_module(podnet, 'vm_interface', manifest, vm='vmntnodomain', name='default')
+    assert result['failed'] and 'libvirt domain "vmntnodomain" not found' in result['msg']
+    assert ip_json('-n', pod, 'link') == before
+    pod_module(podnet, 'vm_network', manifest, vm='vmntnodomain', name='default', state='absent')
