@@ -9,8 +9,9 @@ stage=${1:-all}
 bin="$here/.venv/bin"
 
 sanity() {
-  # ansible-test needs a real ansible_collections/<ns>/<name> tree: test a copy.
-  local dest="$here/.build/sanity/ansible_collections/vmnet/networks"
+  # ansible-test needs a real ansible_collections/<ns>/<name> tree, outside any git work
+  # tree (inside one it would only see tracked files): test a copy.
+  local dest="${TMPDIR:-/tmp}/vmnet-sanity/ansible_collections/vmnet/networks"
   mkdir -p "$dest"
   rsync -a --delete --exclude .venv --exclude .build --exclude .cache --exclude .git \
     --exclude tests/output --exclude '__pycache__' --exclude .pytest_cache --exclude .hypothesis \

@@ -11,12 +11,11 @@ what it made.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.vmnet.networks.plugins.module_utils import names
-from ansible_collections.vmnet.networks.plugins.module_utils.bindings import bridge, masquerade
+from ansible_collections.vmnet.networks.plugins.module_utils import names, status
+from ansible_collections.vmnet.networks.plugins.module_utils.bindings import BINDINGS
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host.dhcp import Dnsmasq
 
-BINDINGS = {'bridge': bridge, 'masquerade': masquerade}
 MAX_QUEUES = 256
 
 
@@ -32,7 +31,7 @@ def queues(spec, iface, domain):
     """virtio multiqueue: one queue per vCPU (reference §7.2), only when asked for."""
     if not spec.get('networkInterfaceMultiqueue') or iface['model'] != 'virtio':
         return None
-    return min(domain.vcpus(), MAX_QUEUES)
+    return min(domain.vcpus()['current'], MAX_QUEUES)
 
 
 def domain_nic(record, iface, nic_queues):
@@ -65,6 +64,7 @@ def ensure(pod, spec, iface, domain, dns, check_mode):
             raise VmnetError('the pod of VM "%s" does not exist: attach its networks first (vm_network)'
                              % pod.vm)
         return _predicted(iface)
+    previous = None if fresh else binding.desired(record)
     if fresh:
         record = binding.discover(pod, iface, nic_queues)
     binding.refresh(record, iface, spec.get('hostname'), *dns)
@@ -72,7 +72,7 @@ def ensure(pod, spec, iface, domain, dns, check_mode):
     if not check_mode:
         pod.state.write('interfaces', iface['name'], record)
     try:
-        actions = binding.apply(pod, record, check_mode, repairing=not fresh)
+        actions = binding.apply(pod, record, check_mode, previous)
         if not check_mode:
             pod.state.write('interfaces', iface['name'], record)  # what apply learned
         actions += sync_dhcp(pod, iface['name'], record, check_mode)
@@ -88,7 +88,7 @@ def ensure(pod, spec, iface, domain, dns, check_mode):
         'restart_required': nic.get('restart_required', False),
         'diff': {'before': {'pod': before, 'domain_nic': nic['before']},
                  'after': {'pod': after, 'domain_nic': nic['after']}},
-        'status': status(record, iface, nic['after']['live'] or nic['after']['config']),
+        'status': status.entry(iface['name'], nic['after']['live'] or nic['after']['config'], record),
     }
 
 
@@ -124,15 +124,3 @@ def remove(pod, iface_name, domain, check_mode, keep_domain=False):
                      'after': {'pod': None, 'domain_nic': None}},
             'status': None}
 
-
-def status(record, iface, nic):
-    """The interface as a VMI's ``status.interfaces[]`` entry reports it (reference §8)."""
-    ips = BINDINGS[record['binding']].status_ips(record)
-    entry = {'name': iface['name'], 'mac': (nic or {}).get('mac') or record['guest_mac'],
-             'podInterfaceName': record['pod_iface'], 'infoSource': 'domain',
-             'linkState': (nic or {}).get('link_state') or 'up',
-             'queueCount': (nic or {}).get('queues') or 1}
-    if ips:
-        entry['ipAddress'] = ips[0]
-        entry['ipAddresses'] = ips
-    return entry

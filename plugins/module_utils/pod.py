@@ -55,10 +55,14 @@ class Pod(object):
     def attachment(self, network_name):
         return self.state.read('networks', network_name)
 
-    def bound_interfaces(self, pod_iface):
-        """Binding records that took over the pod interface ``pod_iface``."""
+    def users(self, pod_iface):
+        """Binding records of interfaces on the pod interface ``pod_iface``."""
         return [r for r in (self.state.read('interfaces', n) for n in self.state.names('interfaces'))
                 if r and r.get('pod_iface') == pod_iface]
+
+    def owner(self, pod_iface):
+        """The binding record that took the pod interface over (renamed it), or None."""
+        return next((r for r in self.users(pod_iface) if r.get('nic')), None)
 
     # -- present -----------------------------------------------------------------------
     def ensure(self, network, check_mode=False):
@@ -80,8 +84,8 @@ class Pod(object):
                 self._delete(record)
         elif record:
             # interrupted ADD, or the network's configuration changed: run it again
-            actions.append('re-attach %s (%s)' % (ifname, 'configuration changed' if record.get('result')
-                                                    else 'interrupted attachment'))
+            why = 'configuration changed' if record.get('result') else 'interrupted attachment'
+            actions.append('re-attach %s (%s)' % (ifname, why))
             if not check_mode:
                 self._delete(record)
         actions.append('CNI ADD %s (%s) as %s' % (conflist.get('name'), source, ifname))
@@ -95,8 +99,8 @@ class Pod(object):
         return True, actions, record
 
     def _needs_repair(self, record):
-        """Why an attachment must be re-made, or None. A bound interface is the binding's."""
-        if self.bound_interfaces(record['ifname']):
+        """Why an attachment must be re-made, or None. A taken-over interface is the binding's."""
+        if self.owner(record['ifname']):
             return None
         with self.namespace() as ns:
             if ns.link(record['ifname']) is None:
@@ -113,11 +117,11 @@ class Pod(object):
         record = self.attachment(network_name)
         actions = []
         if record:
-            if self.bound_interfaces(record['ifname']):
+            users = self.users(record['ifname'])
+            if users:
                 raise VmnetError('network "%s" is still used by interface(s) %s: remove them first '
-                                 '(vm_interface state=absent)' % (
-                                     network_name, ', '.join(r['interface'] for r in
-                                                             self.bound_interfaces(record['ifname']))))
+                                 '(vm_interface state=absent)'
+                                 % (network_name, ', '.join(r['interface'] for r in users)))
             actions.append('CNI DEL %s' % record['ifname'])
             if not check_mode:
                 self._delete(record)
@@ -151,11 +155,11 @@ class Pod(object):
     def interface_status(self, record):
         """The pod interface as vm_network returns it: name, MAC, IPs, gateway, routes, MTU."""
         iface = cni.pod_interface(record['result'], record['ifname'])
-        bound = self.bound_interfaces(record['ifname'])
+        owner = self.owner(record['ifname'])
         mtu = None
         if self.exists():
             with self.namespace() as ns:
-                link = ns.link(bound[0]['nic'] if bound else record['ifname'])
+                link = ns.link(owner['nic'] if owner else record['ifname'])
                 mtu = link['mtu'] if link else None
         return {
             'name': record['ifname'],
@@ -164,5 +168,5 @@ class Pod(object):
             'gateway': iface['gateways'][0] if iface['gateways'] else None,
             'routes': iface['routes'],
             'mtu': mtu,
-            'bound_by': [r['interface'] for r in bound],
+            'bound_by': [r['interface'] for r in self.users(record['ifname'])],
         }

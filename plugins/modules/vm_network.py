@@ -22,16 +22,20 @@ description:
   - Removing the last network of a VM removes its pod and its state directory.
 version_added: 0.1.0
 author:
-  - vmnet.networks developers
+  - vmnet.networks contributors (@vmnet)
 extends_documentation_fragment:
   - vmnet.networks.pod
 attributes:
   check_mode:
     support: full
+    description: Reports what would change, with the same actions and diff, and changes nothing.
   diff_mode:
     support: full
+    description: Shows the pod's pieces and the domain NIC before and after, as plain values.
   platform:
     platforms: posix
+    support: full
+    description: Runs as root on a Linux libvirt host.
 options:
   name:
     description:

@@ -21,7 +21,7 @@ def run_module(module, check_mode=False, diff=False, **args):
         env = dict(os.environ, PYTHONPATH=COLLECTIONS)
         proc = subprocess.run([sys.executable, '-m', 'ansible_collections.vmnet.networks.plugins.modules.' + module,
                                handle.name], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True, env=env, cwd='/', timeout=120)
+                              universal_newlines=True, env=env, cwd='/', timeout=120, check=False)
     finally:
         os.unlink(handle.name)
     try:

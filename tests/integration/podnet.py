@@ -11,8 +11,6 @@ import signal
 import subprocess
 import uuid
 
-import pytest
-
 from ansible_collections.vmnet.networks.plugins.module_utils import names
 from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, netlink
 
@@ -110,15 +108,6 @@ def _delete_owned_host_links(vm):
             link = host.link(name)
             if link and (link['alias'] or '').startswith('%s%s/' % (names.OWNER_ALIAS_PREFIX, vm)):
                 host.delete(name)
-
-
-@pytest.fixture
-def podnet(tmp_path):
-    network = PodNetwork(tmp_path)
-    try:
-        yield network
-    finally:
-        network.cleanup()
 
 
 def pod_module(podnet, module, spec, vm='vmntpod', **args):

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from podnet import ip_json, netns_run, pod_module, podnet  # noqa: F401 (fixture)
+from podnet import ip_json, netns_run, pod_module
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
 
@@ -80,7 +80,7 @@ def http_get(netns, address, port=80):
 def assert_nothing_left(podnet, vm, pod_ip):
     netns = names.pod_netns(vm)
     assert netns not in subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE,
-                                       universal_newlines=True).stdout
+                                       universal_newlines=True, check=False).stdout
     owned = [link['ifname'] for link in ip_json('link') if (link.get('ifalias') or '').startswith('vmnet:%s/' % vm)]
     assert owned == []
     assert not os.path.exists(os.path.join(podnet.state_dir, vm))
@@ -129,7 +129,7 @@ def host_snapshot(netns):
     """What check mode must not change: links, qdiscs, nft rules, netns list."""
     def out(*argv):
         return subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True).stdout
+                              universal_newlines=True, check=False).stdout
     return {
         'links': [(l['ifname'], l.get('ifalias')) for l in ip_json('link')],
         'qdiscs': out('tc', '-j', 'qdisc', 'show'),

@@ -5,12 +5,11 @@
 import ipaddress
 import os
 
-from podnet import ip_json, netns_run, pod_module, podnet  # noqa: F401 (fixture)
+from podnet import ip_json, netns_run, pod_module
 
 from ansible_collections.vmnet.networks.plugins.module_utils.host import netlink
 
-SPEC = {
-        'interfaces': [{'name': 'default', 'bridge': {}}], 'networks': [{'name': 'default', 'pod': {}}]}
+SPEC = {'interfaces': [{'name': 'default', 'bridge': {}}], 'networks': [{'name': 'default', 'pod': {}}]}
 
 
 def _reserved_ips(podnet):

@@ -103,11 +103,11 @@ def observe(pod, record):
     return view
 
 
-def apply(pod, record, check_mode, repairing=False):
+def apply(pod, record, check_mode, previous=None):
     """Converge the pod to ``desired(record)``, step by step in KubeVirt's order."""
     steps = [(record['bridge'], _bridge), (record['nic'], _nic), ('glue', common.make_glue),
              (record['pod_iface'], _placeholder), ('sysctl', _arp_ignore)]
-    return common.converge(pod, record, desired(record), observe(pod, record), steps, check_mode, repairing)
+    return common.converge(pod, record, desired(record), observe(pod, record), steps, check_mode, previous)
 
 
 def _bridge(pod, record):
@@ -214,4 +214,3 @@ def refresh(record, iface, hostname, dns, search):
 def status_ips(record):
     """Bridge reports the pod's IPv4 only (reference §2.1)."""
     return [a.split('/')[0] for a in record['original']['addresses'] if ':' not in a][:1]
-

@@ -9,17 +9,19 @@ __metaclass__ = type
 from ansible_collections.vmnet.networks.plugins.module_utils.host import glue
 
 
-def converge(pod, record, want, have, steps, check_mode, repairing):
+def converge(pod, record, want, have, steps, check_mode, previous):
     """Run, in order, the step of every piece whose observed state differs from the wanted one.
 
-    ``steps`` is a list of (key of the view, function(pod, record)). Actions read ``create``,
-    ``configure`` or, when an existing binding drifted, ``repair``.
+    ``steps`` is a list of (key of the view, function(pod, record)); ``previous`` is what the
+    last run wanted (None for a new binding). A piece the last run made as it is still wanted
+    but that differs now has drifted: its action reads ``repair``; otherwise ``create`` or
+    ``configure``.
     """
     actions = []
     for key, step in steps:
         if want.get(key) == have.get(key):
             continue
-        if repairing:
+        if previous is not None and previous.get(key) == want.get(key):
             verb = 'repair'
         else:
             verb = 'create' if have.get(key) is None else 'configure'

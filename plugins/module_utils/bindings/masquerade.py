@@ -178,10 +178,10 @@ def _observed_rules(pod, record, family):
     return nft.list_text(pod.netns, family, TABLE)
 
 
-def apply(pod, record, check_mode, repairing=False):
+def apply(pod, record, check_mode, previous=None):
     steps = [(record['bridge'], _bridge), ('glue', common.make_glue), ('sysctl', _sysctl),
              ('nftables', _nftables)]
-    return common.converge(pod, record, desired(record), observe(pod, record), steps, check_mode, repairing)
+    return common.converge(pod, record, desired(record), observe(pod, record), steps, check_mode, previous)
 
 
 def _bridge(pod, record):

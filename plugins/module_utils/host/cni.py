@@ -111,7 +111,7 @@ class CniRuntime(object):
         if self.node_netns:
             argv = ['ip', 'netns', 'exec', self.node_netns] + argv
         proc = subprocess.run(argv, input=json.dumps(conf), env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, universal_newlines=True)
+                              stderr=subprocess.PIPE, universal_newlines=True, check=False)
         if proc.returncode != 0:
             raise CniError(_error_text(command, plugin['type'], proc))
         if command != 'ADD':

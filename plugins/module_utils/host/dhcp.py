@@ -196,7 +196,7 @@ class Dnsmasq(object):
     def _start(self):
         proc = subprocess.run(['ip', 'netns', 'exec', self.netns, 'dnsmasq',
                                '--conf-file=%s' % self.conf, '--pid-file=%s' % self.pidfile],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
         if proc.returncode != 0:
             raise VmnetError('dnsmasq failed to start in %s: %s' % (self.netns, proc.stderr.strip()))
         for _attempt in range(50):

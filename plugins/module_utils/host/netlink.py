@@ -21,7 +21,6 @@ try:
 except ImportError:
     HAS_PYROUTE2 = False
 
-from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 
 NETNS_DIR = '/var/run/netns'
 INGRESS = 0xffff0000
@@ -191,10 +190,8 @@ class Namespace(object):
         self.ipr.link('set', index=index, address=mac, mtu=mtu)
 
     def add_tap(self, ifname, mtu, multi_queue, alias):
-        kwargs = {'ifname': ifname, 'kind': 'tuntap', 'mode': 'tap'}
-        if multi_queue:
-            kwargs['multi_queue'] = True
-        self.ipr.link('add', **kwargs)
+        # libvirt opens one queue per vCPU only on a tap made with IFF_MULTI_QUEUE
+        self.ipr.link('add', ifname=ifname, kind='tuntap', mode='tap', ifr={'multi_queue': bool(multi_queue)})
         self.ipr.link('set', index=self._index(ifname), mtu=mtu, ifalias=alias)
 
     def add_veth_into(self, ifname, peer_name, peer_netns, mtu, alias):

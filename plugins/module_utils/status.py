@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+# Copyright: vmnet.networks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A VM's interfaces as a VMI's ``status.interfaces`` reports them (reference §8).
+
+Built like virt-handler builds it: from the domain's NICs (matched by their ``ua-``
+alias), overlaid with the pod's IPs from the binding records, then merged with what the
+QEMU guest agent reports, matched by MAC (guest-only NICs appended, at most 10). The
+primary network's entry comes first.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.vmnet.networks.plugins.module_utils import names
+from ansible_collections.vmnet.networks.plugins.module_utils.bindings import BINDINGS
+
+MAX_GUEST_ONLY = 10
+
+
+def interfaces(pod, domain):
+    """``status.interfaces`` of the VM; ``domain`` may be None (gone): records only."""
+    records = dict((n, pod.state.read('interfaces', n)) for n in pod.state.names('interfaces'))
+    nics = domain.list_nics() if domain is not None else []
+    agent = dict((g['mac'], g) for g in domain.guest_interfaces()) if domain is not None else {}
+    entries = []
+    for nic in nics:
+        name = nic['alias'][len(names.user_alias('')):]
+        entries.append(entry(name, nic['live'] or nic['config'], records.get(name), agent))
+    for name, record in sorted(records.items()):
+        if record and not any(e['name'] == name for e in entries):
+            entries.append(entry(name, None, record, agent))
+    known = set(e.get('mac') for e in entries)
+    guest_only = [g for mac, g in sorted(agent.items()) if mac not in known][:MAX_GUEST_ONLY]
+    entries += [_guest_only(g) for g in guest_only]
+    entries.sort(key=lambda e: e.get('podInterfaceName') != names.PRIMARY_POD_IFACE)
+    return entries
+
+
+def entry(name, nic, record, agent=None):
+    """One ``status.interfaces[]`` entry from the domain NIC, the binding record and the agent."""
+    result = {'name': name, 'infoSource': 'domain'}
+    ips = []
+    if record:
+        result['podInterfaceName'] = record['pod_iface']
+        ips = BINDINGS[record['binding']].status_ips(record)
+    if nic:
+        result.update(mac=nic['mac'], linkState=nic['link_state'], queueCount=nic['queues'] or 1)
+    elif record:
+        result['mac'] = record.get('guest_mac')
+    guest = (agent or {}).get(result.get('mac'))
+    if guest:
+        result['interfaceName'] = guest['name']
+        result['infoSource'] += ', guest-agent'
+        # the agent fills only a family the pod's addresses lack
+        families = set(':' in ip for ip in ips)
+        ips = ips + [ip for ip in guest['ips'] if (':' in ip) not in families]
+    if ips:
+        result['ipAddress'] = ips[0]
+        result['ipAddresses'] = ips
+    return result
+
+
+def _guest_only(guest):
+    entry = {'name': '', 'mac': guest['mac'], 'interfaceName': guest['name'], 'infoSource': 'guest-agent'}
+    if guest['ips']:
+        entry['ipAddress'] = guest['ips'][0]
+        entry['ipAddresses'] = guest['ips']
+    return entry

@@ -1,0 +1,254 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The shared harness of the integration tests: libvirt, the test guest, taps.
+
+Everything a test makes is named ``vmnt*`` (so that leftovers are recognisable) and is
+removed at teardown, also when the test fails. At the end of the session, domains and
+links this session made and did not remove fail the run; other ``vmnt*`` leftovers
+(perhaps from a run beside this one) are reported.
+"""
+
+import os
+import re
+import subprocess
+import time
+import uuid
+from xml.sax.saxutils import escape
+
+import pytest
+
+try:
+    import libvirt
+except ImportError:
+    libvirt = None
+try:
+    from pyroute2 import IPRoute
+except ImportError:
+    IPRoute = None
+
+from podnet import PodNetwork
+
+LIBVIRT_URI = 'qemu:///system'
+PREFIX = 'vmnt'
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+GUEST_IMAGE = os.path.join(ROOT, '.cache', 'guest', 'vmnet-guest.gz')
+
+_made_domains = set()
+_made_links = set()
+
+
+def unique_name(prefix, length=6):
+    """``prefix`` + a random suffix: tests running side by side do not collide."""
+    if not prefix.startswith(PREFIX):
+        raise ValueError('test resources are named %s*, got %r' % (PREFIX, prefix))
+    return prefix + uuid.uuid4().hex[:length]
+
+
+# --- libvirt and the guest ------------------------------------------------------------
+
+@pytest.fixture(scope='session')
+def libvirt_conn():
+    """A connection to qemu:///system. Skips when libvirtd is not answering, unless
+    VMNET_REQUIRE_LIBVIRT=1 (CI, where `make integration` has started it) makes that a
+    failure."""
+    if libvirt is None:
+        pytest.skip('libvirt-python is not installed')
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)  # errors arrive as exceptions
+    try:
+        conn = libvirt.open(LIBVIRT_URI)
+    except libvirt.libvirtError as err:
+        reason = 'libvirtd is not answering on %s (start it: bash scripts/libvirtd.sh start): %s' % (
+            LIBVIRT_URI, err.get_error_message())
+        if os.environ.get('VMNET_REQUIRE_LIBVIRT') == '1':
+            pytest.fail(reason)
+        pytest.skip(reason)
+    yield conn
+    conn.close()
+
+
+class GuestImage(object):
+    def __init__(self, kernel, initrd):
+        self.kernel, self.initrd = kernel, initrd
+
+
+@pytest.fixture(scope='session')
+def guest_image():
+    """The busybox test guest (tools/guest), built when its inputs changed."""
+    script = os.path.join(ROOT, 'tools', 'guest', 'build-initramfs.sh')
+    kernel = subprocess.run([script, GUEST_IMAGE], check=True, stdout=subprocess.PIPE,
+                            universal_newlines=True).stdout.strip()
+    return GuestImage(kernel, GUEST_IMAGE)
+
+
+class Guest(object):
+    """A test domain and its serial console (a file)."""
+
+    def __init__(self, domain, serial_log):
+        self.domain = domain
+        self.name = domain.name()
+        self.serial_log = serial_log
+        self._seen = 0      # wait_for() looks beyond the previous match only
+
+    def start(self):
+        self.domain.create()
+
+    def console(self):
+        try:
+            with open(self.serial_log, errors='replace') as handle:
+                return handle.read().replace('\r\n', '\n')
+        except FileNotFoundError:
+            return ''
+
+    def wait_for(self, pattern, timeout=60):
+        """The first match of ``pattern`` (multiline) after the previous match."""
+        regex = re.compile(pattern, re.MULTILINE)
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.console()
+            match = regex.search(text, self._seen)
+            if match:
+                self._seen = match.end()
+                return match
+            if time.monotonic() > deadline or not self.domain.isActive():
+                state = 'running' if self.domain.isActive() else 'not running'
+                raise AssertionError('%s (%s): no %r within %d s; console after the last match:\n%s'
+                                     % (self.name, state, pattern, timeout, text[self._seen:][-3000:]))
+            time.sleep(0.1)
+
+
+def _domain_xml(name, image, serial_log, nics_xml, vcpus, acpi, cmdline):
+    return """<domain type='qemu'>
+  <name>{name}</name>
+  <memory unit='MiB'>256</memory>
+  <vcpu>{vcpus}</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>{kernel}</kernel>
+    <initrd>{initrd}</initrd>
+    <cmdline>{cmdline}</cmdline>
+  </os>
+  <features>{acpi}<apic/></features>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    {nics}
+    <serial type='file'><source path='{serial}'/><target port='0'/></serial>
+    <controller type='usb' model='none'/>
+    <memballoon model='none'/>
+  </devices>
+</domain>""".format(name=escape(name), vcpus=vcpus, kernel=escape(image.kernel),
+                    initrd=escape(image.initrd), cmdline=escape(('console=ttyS0 quiet ' + cmdline).strip()),
+                    acpi='<acpi/>' if acpi else '', nics=nics_xml, serial=escape(serial_log))
+
+
+def _remove_domain(domain):
+    try:
+        if domain.isActive():
+            domain.destroy()
+        domain.undefine()
+    except libvirt.libvirtError as err:
+        if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+            raise
+
+
+@pytest.fixture
+def make_domain(libvirt_conn, guest_image, tmp_path):
+    """``make_domain(prefix, nics_xml='', vcpus=1, acpi=True, cmdline='')`` defines (does not
+    start) a TCG test domain named ``prefix`` + a random suffix and returns its ``Guest``.
+    ``cmdline`` is appended to the guest kernel's (vmnet.* knobs, tools/guest/init)."""
+    made = []
+
+    def make(prefix, nics_xml='', vcpus=1, acpi=True, cmdline=''):
+        name = unique_name(prefix + '-')
+        serial_log = str(tmp_path / (name + '-serial.log'))
+        xml = _domain_xml(name, guest_image, serial_log, nics_xml, vcpus, acpi, cmdline)
+        domain = libvirt_conn.defineXML(xml)
+        made.append(domain)
+        _made_domains.add(name)
+        return Guest(domain, serial_log)
+
+    yield make
+    for domain in reversed(made):
+        _remove_domain(domain)
+        _made_domains.discard(domain.name())
+
+
+# --- host links -----------------------------------------------------------------------
+
+@pytest.fixture
+def make_tap():
+    """``make_tap(multi_queue=False)`` makes a persistent tap ``vmnt<hex>`` in the host
+    namespace (up, no addresses) for a ``managed='no'`` NIC, and returns its name."""
+    if IPRoute is None:
+        pytest.skip('pyroute2 is not installed')
+    made = []
+
+    def make(multi_queue=False):
+        name = unique_name(PREFIX)
+        with IPRoute() as ipr:
+            ipr.link('add', ifname=name, kind='tuntap', mode='tap', ifr={'multi_queue': multi_queue})
+            made.append(name)
+            _made_links.add(name)
+            ipr.link('set', index=ipr.link_lookup(ifname=name)[0], state='up')
+        return name
+
+    yield make
+    with IPRoute() as ipr:
+        for name in made:
+            for index in ipr.link_lookup(ifname=name):
+                ipr.link('del', index=index)
+            _made_links.discard(name)
+
+
+# --- the pod network ------------------------------------------------------------------
+
+@pytest.fixture
+def podnet(tmp_path):
+    """The default pod network of one test (see podnet.PodNetwork), removed at teardown."""
+    network = PodNetwork(tmp_path)
+    try:
+        yield network
+    finally:
+        network.cleanup()
+
+
+# --- leftovers ------------------------------------------------------------------------
+
+def _leftover_domains():
+    if libvirt is None:
+        return []
+    try:
+        conn = libvirt.open(LIBVIRT_URI)
+    except libvirt.libvirtError:
+        return []
+    try:
+        return sorted(d.name() for d in conn.listAllDomains() if d.name().startswith(PREFIX))
+    finally:
+        conn.close()
+
+
+def _leftover_links():
+    if IPRoute is None:
+        return []
+    with IPRoute() as ipr:
+        names = (link.get_attr('IFLA_IFNAME') for link in ipr.get_links())
+        return sorted(name for name in names if name.startswith(PREFIX))
+
+
+def pytest_sessionfinish(session):
+    reporter = session.config.pluginmanager.get_plugin('terminalreporter')
+    ours, others = [], []
+    for kind, names, made in (('domain', _leftover_domains(), _made_domains),
+                              ('link', _leftover_links(), _made_links)):
+        for name in names:
+            (ours if name in made else others).append('%s %s' % (kind, name))
+    if others and reporter:
+        reporter.write_line('vmnt* leftovers not made by this session (another run?): %s'
+                            % ', '.join(others), yellow=True)
+    if ours:
+        if reporter:
+            reporter.write_line('LEFTOVERS of this session (a teardown is broken): %s'
+                                % ', '.join(ours), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
