@@ -7,6 +7,11 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 stage=${1:-all}
 bin="$here/.venv/bin"
+# Runnable alone as well as from make: the venv first (molecule runs ansible-config), the
+# collection through its symlink tree, and libvirtd required (no silent skip).
+export PATH="$bin:$PATH:/usr/sbin:/sbin"
+export ANSIBLE_COLLECTIONS_PATH="$here/.build/collections" PYTHONPATH="$here/.build/collections"
+export VMNET_REQUIRE_LIBVIRT=1
 
 sanity() {
   # ansible-test needs a real ansible_collections/<ns>/<name> tree, outside any git work

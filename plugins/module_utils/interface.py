@@ -123,4 +123,3 @@ def remove(pod, iface_name, domain, check_mode, keep_domain=False):
             'diff': {'before': {'pod': before, 'domain_nic': nic['before']},
                      'after': {'pod': None, 'domain_nic': None}},
             'status': None}
-

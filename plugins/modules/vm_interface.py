@@ -182,16 +182,19 @@ def main():
     servers, search = dhcp.resolv_conf(params['resolv_conf'])
     dns = (params['dns_servers'] or servers, params['dns_search'] or search)
 
+    absent = params['state'] == 'absent' or iface['state'] == 'absent'
+
     def work():
-        domain = libvirt_domain.DomainNics(params['uri'], params['domain'] or pod.vm)
+        domain = libvirt_domain.find_domain(params['uri'], params['domain'] or pod.vm, required=not absent)
         try:
             with pod:
-                if params['state'] == 'absent' or iface['state'] == 'absent':
+                if absent:
                     result = interface.remove(pod, iface['name'], domain, module.check_mode)
                 else:
                     result = interface.ensure(pod, spec, iface, domain, dns, module.check_mode)
         finally:
-            domain.close()
+            if domain is not None:
+                domain.close()
         output = dict(changed=result['changed'], actions=result['actions'],
                       restart_required=result['restart_required'])
         if result['status']:

@@ -118,7 +118,6 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.vmnet.networks.plugins.module_utils import module as common
 from ansible_collections.vmnet.networks.plugins.module_utils import status
-from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_domain
 from ansible_collections.vmnet.networks.plugins.module_utils.pod import Pod
 
@@ -135,12 +134,7 @@ def main():
     pod = Pod(params['vm'], params['state_dir'])
 
     def work():
-        try:
-            domain = libvirt_domain.DomainNics(params['uri'], params['domain'] or params['vm'])
-        except VmnetError as exc:
-            if 'not found' not in str(exc):
-                raise
-            domain = None
+        domain = libvirt_domain.find_domain(params['uri'], params['domain'] or params['vm'], required=False)
         try:
             return dict(changed=False, interfaces=status.interfaces(pod, domain))
         finally:

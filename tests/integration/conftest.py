@@ -105,6 +105,7 @@ class Guest(object):
         deadline = time.monotonic() + timeout
         while True:
             text = self.console()
+            text = text[:text.rfind('\n') + 1]   # whole lines only: the guest may be mid-line
             match = regex.search(text, self._seen)
             if match:
                 self._seen = match.end()

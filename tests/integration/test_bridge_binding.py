@@ -13,6 +13,7 @@ import subprocess
 
 import pytest
 
+from modules import run_module
 from podnet import ip_json, netns_run, pod_module
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
@@ -125,17 +126,22 @@ def test_guest_gets_the_pod_ip(podnet, make_domain, dialect):
     assert_nothing_left(podnet, guest.name, pod_ip)
 
 
-def host_snapshot(netns):
-    """What check mode must not change: links, qdiscs, nft rules, netns list."""
+def host_snapshot(vm):
+    """What check mode must not change for ``vm``: its host links and their qdiscs, the host's
+    nft rules, its pod (links, addresses, nft). Other tests' objects are left out."""
     def out(*argv):
         return subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               universal_newlines=True, check=False).stdout
+    netns = names.pod_netns(vm)
+    ours = set(names.host_links(netns, 'eth0'))
+    links = [l for l in ip_json('link') if l['ifname'] in ours or (l.get('ifalias') or '').startswith('vmnet:%s/' % vm)]
+    pod_exists = netns in out('ip', 'netns', 'list').split()
     return {
-        'links': [(l['ifname'], l.get('ifalias')) for l in ip_json('link')],
-        'qdiscs': out('tc', '-j', 'qdisc', 'show'),
+        'links': links,
+        'qdiscs': [out('tc', '-j', 'qdisc', 'show', 'dev', l['ifname']) for l in links],
         'nft': out('nft', '-j', 'list', 'ruleset'),
-        'netns': out('ip', 'netns', 'list'),
-        'pod': out('ip', '-n', netns, '-j', 'addr') if netns in out('ip', 'netns', 'list') else None,
+        'pod': (out('ip', '-n', netns, '-j', 'addr'), out('ip', 'netns', 'exec', netns, 'nft', '-j', 'list', 'ruleset'))
+        if pod_exists else None,
     }
 
 
@@ -143,13 +149,13 @@ def test_idempotence_check_mode_diff_and_absent(podnet, make_domain):
     guest = make_domain('vmntidem')
     manifest = DIALECTS['kubevirt-v1-vm'](guest.name)
     xml_before = guest.domain.XMLDesc(0)
-    snapshot = host_snapshot(names.pod_netns(guest.name))
+    snapshot = host_snapshot(guest.name)
 
     # check mode on a new VM: reports the change, touches nothing
     net = pod_module(podnet, 'vm_network', manifest, vm=guest.name, name='default', check_mode=True, diff=True)
     iface = pod_module(podnet, 'vm_interface', manifest, vm=guest.name, name='default', check_mode=True, diff=True)
     assert net['changed'] and iface['changed']
-    assert host_snapshot(names.pod_netns(guest.name)) == snapshot
+    assert host_snapshot(guest.name) == snapshot
     assert guest.domain.XMLDesc(0) == xml_before
     assert not os.path.exists(os.path.join(podnet.state_dir, guest.name, 'networks'))
 
@@ -167,14 +173,25 @@ def test_idempotence_check_mode_diff_and_absent(podnet, make_domain):
     down = json.loads(json.dumps(manifest))
     down['spec']['template']['spec']['domain']['devices']['interfaces'][0]['state'] = 'down'
     pod = names.pod_netns(guest.name)
-    snapshot, xml = host_snapshot(pod), guest.domain.XMLDesc(0)
+    snapshot, xml = host_snapshot(guest.name), guest.domain.XMLDesc(0)
     preview = pod_module(podnet, 'vm_interface', down, vm=guest.name, name='default', check_mode=True, diff=True)
     assert preview['changed'] is True
     assert preview['diff']['before']['domain_nic']['live']['link_state'] == 'up'
     assert preview['diff']['after']['domain_nic']['live']['link_state'] == 'down'
     assert preview['diff']['after']['domain_nic']['config']['link_state'] == 'down'
     assert preview['diff']['after']['pod']['k6t-eth0']['addresses'] == ['169.254.75.10/32']
-    assert host_snapshot(pod) == snapshot and guest.domain.XMLDesc(0) == xml
+    assert host_snapshot(guest.name) == snapshot and guest.domain.XMLDesc(0) == xml
+
+    # link state applied live: the guest loses its carrier, the status says so, and back
+    pod_module(podnet, 'vm_interface', down, vm=guest.name, name='default')
+    guest.wait_for(r'^VMNET-CARRIER if=eth0 carrier=0', timeout=30)
+    info = run_module('vm_interface_info', vm=guest.name, state_dir=podnet.state_dir)
+    assert info['interfaces'] == [{
+        'name': 'default', 'mac': net['pod_interface']['mac'], 'ipAddress': pod_ip.split('/')[0],
+        'ipAddresses': [pod_ip.split('/')[0]], 'podInterfaceName': 'eth0', 'linkState': 'down',
+        'queueCount': 1, 'infoSource': 'domain'}]
+    pod_module(podnet, 'vm_interface', manifest, vm=guest.name, name='default')
+    guest.wait_for(r'^VMNET-CARRIER if=eth0 carrier=1', timeout=30)
 
     # drift: a piece deleted by hand is repaired and reported
     netns_run(pod, 'ip', 'link', 'del', 'k6t-eth0')

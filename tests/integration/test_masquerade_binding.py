@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from modules import run_module
 from podnet import netns_run, pod_module
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
@@ -119,6 +120,11 @@ def test_ipv4_port_forwarding_snat_and_localhost(podnet, make_domain, peer_serve
     # the guest's outbound connection arrives with the pod IP as source
     guest.wait_for(r'^VMNET-CONNECT dst=%s:7777 ok' % client_ip.replace('.', r'\.'), timeout=60)
     assert server.stdout.readline().strip() == pod_ip
+
+    info = run_module('vm_interface_info', vm=guest.name, state_dir=podnet.state_dir)
+    assert info['interfaces'] == [{
+        'name': 'default', 'mac': net['pod_interface']['mac'], 'ipAddress': pod_ip, 'ipAddresses': [pod_ip],
+        'podInterfaceName': 'eth0', 'linkState': 'up', 'queueCount': 1, 'infoSource': 'domain'}]
 
     # no ports: every port is forwarded; the table is replaced in place
     all_ports = manifest(guest.name)

@@ -44,6 +44,11 @@ _DEFAULTS = {'type': 'ethernet', 'managed': True, 'link_state': 'up'}
 _LIBVIRT_MODEL = {'virtio': 'virtio-non-transitional'}
 _MODEL_FROM_LIBVIRT = {'virtio-non-transitional': 'virtio', 'virtio': 'virtio'}
 
+
+class DomainNotFound(VmnetError):
+    pass
+
+
 _PCI_ADDRESS = re.compile(r'^([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$')
 _PCI_ATTRS = ('domain', 'bus', 'slot', 'function')
 _UNPLUG_POLL_SECONDS = 0.2
@@ -271,6 +276,17 @@ def _user_aliases(domain_root):
     return [alias for alias in aliases if alias and alias.startswith(USER_ALIAS_PREFIX)]
 
 
+def find_domain(uri, domain_name, required=True):
+    """``DomainNics`` of the domain; None when it does not exist and is not ``required``
+    (removing an interface of a domain that is gone is fine)."""
+    try:
+        return DomainNics(uri, domain_name)
+    except DomainNotFound:
+        if required:
+            raise
+        return None
+
+
 # --- the domain -----------------------------------------------------------------------
 
 # One libvirt call of a plan (``action`` says what it does), and the call that takes it back.
@@ -296,7 +312,7 @@ class DomainNics(object):
         except libvirt.libvirtError as err:
             self._conn.close()
             if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                raise VmnetError('libvirt domain "%s" not found' % domain_name)
+                raise DomainNotFound('libvirt domain "%s" not found' % domain_name)
             raise VmnetError('cannot look up libvirt domain "%s": %s' % (domain_name, err.get_error_message()))
 
     def __enter__(self):
