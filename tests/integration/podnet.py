@@ -37,18 +37,21 @@ class PodNetwork(object):
     """The default pod network of a test: ``subnet`` lives in node netns ``node``."""
 
     def __init__(self, tmp_path, subnet='10.250.7.0/24', mtu=1400, ipv6_subnet=None):
+        """``subnet`` None makes an IPv6-only network (then ``ipv6_subnet`` is required)."""
         tag = uuid.uuid4().hex[:6]
         self.node = 'vmnt-node-' + tag
         self.bridge = 'vmntbr' + tag[:4]
         self.conf_dir = str(tmp_path / 'cni')
         self.ipam_dir = str(tmp_path / 'ipam')
         self.state_dir = str(tmp_path / 'state')
-        self.subnet, self.mtu = subnet, mtu
-        self.gateway = subnet.rsplit('.', 1)[0] + '.1'
+        self.subnet, self.ipv6_subnet, self.mtu = subnet, ipv6_subnet, mtu
+        self.gateway = subnet.rsplit('.', 1)[0] + '.1' if subnet else None
         self.clients = []
         os.makedirs(self.conf_dir)
-        ranges = [[{'subnet': subnet, 'gateway': self.gateway}]]
-        routes = [{'dst': '0.0.0.0/0'}]
+        ranges, routes = [], []
+        if subnet:
+            ranges.append([{'subnet': subnet, 'gateway': self.gateway}])
+            routes.append({'dst': '0.0.0.0/0'})
         if ipv6_subnet:
             ranges.append([{'subnet': ipv6_subnet}])
             routes.append({'dst': '::/0'})
@@ -67,14 +70,14 @@ class PodNetwork(object):
                     node_netns=self.node, **extra)
 
     def client(self, name='client'):
-        """A client pod on the network; returns (netns, IPv4)."""
+        """A client pod on the network; returns (netns, its first address: IPv4 if it has one)."""
         netns = 'vmnt-%s-%s' % (name, self.node[-6:])
         netlink.create_netns(netns)
         self.clients.append(netns)
         result = cni.CniRuntime(CNI_BIN, self.node).add(self.conflist, netns, netlink.netns_path(netns), 'eth0')
         netns_run(netns, 'ip', 'link', 'set', 'lo', 'up')
-        address = [i['address'] for i in result['ips'] if ':' not in i['address']][0]
-        return netns, address.split('/')[0]
+        addresses = sorted((':' in i['address'], i['address'].split('/')[0]) for i in result['ips'])
+        return netns, addresses[0][1]
 
     def cleanup(self):
         for state in glob.glob(os.path.join(self.state_dir, '*')):

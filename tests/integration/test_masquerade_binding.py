@@ -8,6 +8,7 @@ ports 80 and 8080 and, with ``vmnet.connect``, keeps connecting to the client.
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -15,7 +16,7 @@ import time
 import pytest
 
 from modules import run_module
-from podnet import netns_run, pod_module
+from podnet import PodNetwork, ip_json, netns_run, pod_module
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
 
@@ -194,3 +195,41 @@ def _zombie(pid):
             return handle.read().split(') ')[-1].startswith('Z')
     except OSError:
         return True
+
+
+@pytest.mark.parametrize('stack', ['dual', 'ipv6-only'])
+def test_ipv6_dhcpv6_router_advertisements_and_nat(tmp_path, make_domain, peer_server, stack):
+    network = PodNetwork(tmp_path, subnet='10.250.8.0/24' if stack == 'dual' else None,
+                         ipv6_subnet='fd00:250:8::/64')
+    try:
+        client, client_ip = network.client()
+        client_v6 = [a['local'] for a in ip_json('-n', client, 'addr', 'show', 'eth0')[0]['addr_info']
+                     if a['family'] == 'inet6' and a['scope'] == 'global'][0]
+        server = peer_server(client, client_v6, 7777)
+        guest = make_domain('vmntmasq6', cmdline='vmnet.connect=%s:7777' % client_v6)
+        spec = manifest(guest.name, ports=[{'port': 80}])
+        net, iface = apply(network, spec, guest.name)
+        pod_v6 = [ip.split('/')[0] for ip in net['pod_interface']['ips'] if ':' in ip][0]
+        assert pod_v6 in iface['interface']['ipAddresses']
+        families = [t['table']['family'] for t in json.loads(
+            netns_run(names.pod_netns(guest.name), 'nft', '-j', 'list', 'tables').stdout)['nftables'] if 'table' in t]
+        assert families == (['ip', 'ip6'] if stack == 'dual' else ['ip6'])
+
+        guest.start()
+        if stack == 'dual':
+            lease = lease_fields(guest.wait_for(r'^VMNET-LEASE .*$', timeout=90))
+            assert (lease['ip'], lease['router']) == ('10.0.2.2', '10.0.2.1')
+        lease6 = lease_fields(guest.wait_for(r'^VMNET-LEASE6 .*$', timeout=90))
+        assert lease6['ip'] == 'fd10:0:2::2'
+        # the default route from the router advertisements (KubeVirt sends none)
+        guest.wait_for(r'^VMNET-IP6 if=eth0 addrs=fd10:0:2::2/128 defroute=fe80::', timeout=60)
+        # inbound over IPv6 to the pod IP reaches the guest; its outbound arrives from the pod IP
+        # (the guest learns its hostname from DHCPv4 only)
+        wait_http(client, pod_v6, 80, 'hello-from-%s' % (guest.name if stack == 'dual' else 'vmnet-guest'))
+        guest.wait_for(r'^VMNET-CONNECT dst=%s:7777 ok' % re.escape(client_v6), timeout=60)
+        assert server.stdout.readline().strip() == pod_v6
+
+        apply(network, spec, guest.name, state='absent')
+        assert_nothing_left(network, guest.name)
+    finally:
+        network.cleanup()

@@ -21,6 +21,8 @@ vmlinux=${out%.gz}.vmlinux
 # Drivers for the NIC models the tests boot with; virtio_pci carries every virtio device.
 readonly DRIVERS=(virtio_pci virtio_net e1000)
 readonly BUSYBOX=/bin/busybox     # busybox-static: no libraries needed in the image
+# busybox has no DHCPv6 client: dhcpcd (dhcpcd-base) with the C library it links.
+readonly DHCPCD=/usr/sbin/dhcpcd
 
 newest_kernel() {
   local v
@@ -78,6 +80,16 @@ build_initramfs() {
   done
   install -m 0755 "$here/init" "$root/init"
   install -m 0755 "$here/dhcp-event.sh" "$root/bin/dhcp-event.sh"
+  install -m 0755 "$here/dhcp6-event.sh" "$root/bin/dhcp6-event.sh"
+  install -m 0755 "$DHCPCD" "$root/bin/dhcpcd"
+  for lib in $(ldd "$DHCPCD" | grep -o '/[^ ]*'); do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+  mkdir -p "$root"/{etc,var/lib/dhcpcd,run/dhcpcd}
+  echo 'root:x:0:0::/:/bin/sh' > "$root/etc/passwd"
+  echo 'dhcpcd:x:100:65534::/var/lib/dhcpcd:/bin/false' >> "$root/etc/passwd"
+  echo 'root:x:0:' > "$root/etc/group"
   for m in "${modules[@]}"; do
     cp "$moddir/$m" "$root/lib/modules/"
     basename "$m" >> "$root/lib/modules/load-order"
@@ -99,7 +111,8 @@ build_kernel() {
 }
 
 mapfile -t modules < <(load_order)
-inputs=("$here/build-initramfs.sh" "$here/init" "$here/dhcp-event.sh" "$BUSYBOX" "$vmlinuz" "/boot/config-$kver")
+inputs=("$here/build-initramfs.sh" "$here/init" "$here/dhcp-event.sh" "$here/dhcp6-event.sh" "$BUSYBOX" "$DHCPCD"
+  "$vmlinuz" "/boot/config-$kver")
 for m in "${modules[@]}"; do
   case "$m" in
     *.ko) inputs+=("$moddir/$m") ;;

@@ -26,6 +26,7 @@ NETNS_DIR = '/var/run/netns'
 INGRESS = 0xffff0000
 ETH_P_ALL = 0x0003
 TCA_EGRESS_REDIR = 1
+IFA_F_NODAD = 0x02
 
 
 def netns_path(name):
@@ -234,8 +235,13 @@ class Namespace(object):
 
     def add_address(self, ifname, cidr):
         address, prefix = cidr.split('/')
+        kwargs = {}
+        if ':' in address:
+            # no duplicate address detection: dnsmasq binds these at once, and no one else
+            # on a pod's own bridge can hold them
+            kwargs['flags'] = IFA_F_NODAD
         self.ipr.addr('add', index=self._index(ifname), address=address, prefixlen=int(prefix),
-                      family=_family_of(address))
+                      family=_family_of(address), **kwargs)
 
     def flush_addresses(self, ifname):
         for cidr in self.addresses(ifname):
