@@ -34,16 +34,6 @@ def queues(spec, iface, domain):
     return min(domain.vcpus()['current'], MAX_QUEUES)
 
 
-def domain_nic(record, iface, nic_queues):
-    return {
-        'alias': names.user_alias(iface['name']), 'type': 'ethernet',
-        'target_dev': record['glue']['host_tap'], 'managed': False, 'mac': record['guest_mac'],
-        'model': iface['model'], 'mtu': record['original']['mtu'], 'pci_address': iface['pciAddress'],
-        'link_state': 'down' if iface['state'] == 'down' else 'up', 'queues': nic_queues,
-        'boot_order': iface['bootOrder'], 'acpi_index': iface['acpiIndex'],
-    }
-
-
 def sync_dhcp(pod, iface_name, record, check_mode):
     """The pod's dnsmasq serves the DHCP entries of its interfaces, ``iface_name`` now
     being ``record`` (None when removed): check mode never wrote that record."""
@@ -76,10 +66,10 @@ def ensure(pod, spec, iface, domain, dns, check_mode):
         if not check_mode:
             pod.state.write('interfaces', iface['name'], record)  # what apply learned
         actions += sync_dhcp(pod, iface['name'], record, check_mode)
-        nic = domain.ensure(domain_nic(record, iface, nic_queues), check_mode=check_mode)
+        nic = binding.ensure_domain(domain, record, iface, nic_queues, check_mode)
     except Exception:
         if fresh and not check_mode:
-            remove(pod, iface['name'], domain, check_mode=False, keep_domain=True)
+            remove(pod, iface, domain, check_mode=False, keep_domain=True)
         raise
     actions += nic['actions']
     return {
@@ -102,12 +92,13 @@ def _predicted(iface):
             'status': None}
 
 
-def remove(pod, iface_name, domain, check_mode, keep_domain=False):
+def remove(pod, iface, domain, check_mode, keep_domain=False):
     """Unplug the NIC, undo the binding, stop serving its DHCP; absent is fine."""
+    iface_name = iface['name']
     actions = []
     nic = {'before': None, 'after': None}
     if domain is not None and not keep_domain:
-        nic = domain.remove(names.user_alias(iface_name), check_mode=check_mode)
+        nic = binding_of(iface).remove_domain(domain, iface, check_mode)
         actions += nic['actions']
     record = pod.state.read('interfaces', iface_name)
     before = None

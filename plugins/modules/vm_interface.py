@@ -189,7 +189,7 @@ def main():
         try:
             with pod:
                 if absent:
-                    result = interface.remove(pod, iface['name'], domain, module.check_mode)
+                    result = interface.remove(pod, iface, domain, module.check_mode)
                 else:
                     result = interface.ensure(pod, spec, iface, domain, dns, module.check_mode)
         finally:

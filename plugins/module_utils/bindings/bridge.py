@@ -214,3 +214,8 @@ def refresh(record, iface, hostname, dns, search):
 def status_ips(record):
     """Bridge reports the pod's IPv4 only (reference §2.1)."""
     return [a.split('/')[0] for a in record['original']['addresses'] if ':' not in a][:1]
+
+
+# The domain side: a NIC on the glue's host tap.
+ensure_domain = common.ensure_tap_nic
+remove_domain = common.remove_nic

@@ -1,11 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: vmnet.networks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What every tap-based binding does the same way: converge step by step, and the glue."""
+"""What every tap-based binding does the same way: converge step by step, the glue, and
+the domain NIC (``<interface type='ethernet'>`` on the glue's host tap)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.vmnet.networks.plugins.module_utils import names
 from ansible_collections.vmnet.networks.plugins.module_utils.host import glue
 
 
@@ -43,3 +45,22 @@ def remove_glue(pod, record, check_mode):
     if not check_mode:
         glue.remove(record['glue'])
     return ['delete glue %s' % record['glue']['host_tap']]
+
+
+def tap_nic(record, iface, queues):
+    """The domain NIC of a tap-based binding (reference §7.1)."""
+    return {
+        'alias': names.user_alias(iface['name']), 'type': 'ethernet',
+        'target_dev': record['glue']['host_tap'], 'managed': False, 'mac': record['guest_mac'],
+        'model': iface['model'], 'mtu': record['original']['mtu'], 'pci_address': iface['pciAddress'],
+        'link_state': 'down' if iface['state'] == 'down' else 'up', 'queues': queues,
+        'boot_order': iface['bootOrder'], 'acpi_index': iface['acpiIndex'],
+    }
+
+
+def ensure_tap_nic(domain, record, iface, queues, check_mode):
+    return domain.ensure(tap_nic(record, iface, queues), check_mode=check_mode)
+
+
+def remove_nic(domain, iface, check_mode):
+    return domain.remove(names.user_alias(iface['name']), check_mode=check_mode)

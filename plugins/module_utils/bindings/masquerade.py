@@ -230,3 +230,8 @@ def teardown(pod, record, check_mode):
 def status_ips(record):
     """Masquerade reports the pod's IPs, not the VM's (reference §4.4)."""
     return [a.split('/')[0] for a in record['original']['addresses']]
+
+
+# The domain side: a NIC on the glue's host tap.
+ensure_domain = common.ensure_tap_nic
+remove_domain = common.remove_nic
