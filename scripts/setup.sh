@@ -61,6 +61,10 @@ if r:
 sys.exit(0)
 PY
 
+# QEMU 10 (bookworm-backports, extracted under .cache, never installed) for the nested
+# SR-IOV test: the emulated igb PF needs QEMU >= 8.
+bash "$here/scripts/qemu10.sh" >/dev/null || echo "setup: QEMU 10 unavailable; the nested SR-IOV test will skip"
+
 # The collection must sit under ansible_collections/<ns>/<name> for ansible(-test).
 mkdir -p "$here/.build/collections/ansible_collections/vmnet"
 ln -sfn "$here" "$here/.build/collections/ansible_collections/vmnet/networks"

@@ -46,8 +46,15 @@ options:
         run in the host's namespace, as on a Kubernetes node. Tests and sandboxes use this to keep
         the pod network's bridge off the host.
     type: str
+  nad_dir:
+    description:
+      - The local store of NetworkAttachmentDefinitions that C(multus) networks name,
+        C(<nad_dir>/<namespace>/<name>.yaml) (see M(vmnet.networks.nad)).
+    type: path
+    default: /etc/vmnet/nads
 requirements:
   - pyroute2 >= 0.7 (the Debian package or PyPI)
+  - PyYAML, to read NetworkAttachmentDefinitions (C(multus) networks)
   - the CNI plugins (Debian C(containernetworking-plugins)) and C(dnsmasq)
 notes:
   - Runs as root on the libvirt host.

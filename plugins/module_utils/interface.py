@@ -47,16 +47,49 @@ def ensure(pod, spec, iface, domain, dns, check_mode):
     """Make the interface present; returns a result dict (changed, actions, diff, status)."""
     binding = binding_of(iface)
     nic_queues = queues(spec, iface, domain)
-    record = pod.state.read('interfaces', iface['name'])
-    fresh = record is None
+    fresh = pod.state.read('interfaces', iface['name']) is None
     if fresh and not pod.exists():
         if not check_mode:
             raise VmnetError('the pod of VM "%s" does not exist: attach its networks first (vm_network)'
                              % pod.vm)
         return _predicted(iface)
+    record, actions, before, after = bind(pod, spec, iface, nic_queues, dns, check_mode)
+    try:
+        nic = binding.ensure_domain(domain, record, iface, nic_queues, check_mode)
+        actions += nic['actions']
+        actions += domain.ensure_pod_metadata(pod.vm, pod.state.base, check_mode)
+    except Exception:
+        if fresh and not check_mode:
+            remove(pod, iface, domain, check_mode=False, keep_domain=True)
+        raise
+    if not check_mode:
+        pod.state.write_settings(dict(pod.settings(), spec=spec, dns=list(dns)))
+    return {
+        'changed': bool(actions),
+        'actions': actions,
+        'restart_required': nic.get('restart_required', False),
+        'diff': {'before': {'pod': before, 'domain_nic': nic['before']},
+                 'after': {'pod': after, 'domain_nic': nic['after']}},
+        'status': status.entry(iface['name'], nic['after']['live'] or nic['after']['config'], record),
+    }
+
+
+def bind(pod, spec, iface, nic_queues, dns, check_mode, rediscover=False):
+    """The pod side of an interface: its binding and the pod's DHCP.
+
+    Returns (record, actions, view before, view after). A run that fails while binding a new
+    interface undoes what it made. ``rediscover`` reads the pod NIC again for a binding whose
+    pod was made anew (after a host reboot), keeping the MAC the guest already has.
+    """
+    binding = binding_of(iface)
+    record = pod.state.read('interfaces', iface['name'])
+    fresh = record is None
     previous = None if fresh else binding.desired(record)
-    if fresh:
-        record = binding.discover(pod, iface, nic_queues)
+    if fresh or rediscover:
+        found = binding.discover(pod, iface, nic_queues)
+        if record:
+            found['original']['mac'] = record['original']['mac']
+        record = found
     binding.refresh(record, iface, spec.get('hostname'), *dns)
     before, after = binding.observe(pod, record), binding.desired(record)
     if not check_mode:
@@ -66,20 +99,11 @@ def ensure(pod, spec, iface, domain, dns, check_mode):
         if not check_mode:
             pod.state.write('interfaces', iface['name'], record)  # what apply learned
         actions += sync_dhcp(pod, iface['name'], record, check_mode)
-        nic = binding.ensure_domain(domain, record, iface, nic_queues, check_mode)
     except Exception:
         if fresh and not check_mode:
-            remove(pod, iface, domain, check_mode=False, keep_domain=True)
+            remove(pod, iface, None, check_mode=False)
         raise
-    actions += nic['actions']
-    return {
-        'changed': bool(actions),
-        'actions': actions,
-        'restart_required': nic.get('restart_required', False),
-        'diff': {'before': {'pod': before, 'domain_nic': nic['before']},
-                 'after': {'pod': after, 'domain_nic': nic['after']}},
-        'status': status.entry(iface['name'], nic['after']['live'] or nic['after']['config'], record),
-    }
+    return record, actions, before, after
 
 
 def _predicted(iface):
@@ -110,7 +134,9 @@ def remove(pod, iface, domain, check_mode, keep_domain=False):
             pod.state.delete('interfaces', iface_name)
         if pod.exists():
             actions += sync_dhcp(pod, iface_name, None, check_mode)
-    return {'changed': bool(actions), 'actions': actions, 'restart_required': False,
+    if domain is not None and not keep_domain and not pod.state.names('interfaces'):
+        actions += domain.remove_pod_metadata(check_mode)
+    return {'changed': bool(actions), 'actions': actions, 'restart_required': nic.get('restart_required', False),
             'diff': {'before': {'pod': before, 'domain_nic': nic['before']},
                      'after': {'pod': None, 'domain_nic': None}},
             'status': None}

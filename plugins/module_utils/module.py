@@ -1,17 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright: vmnet.networks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The small layer between AnsibleModule and the library, shared by the pod modules."""
+"""The small layer between AnsibleModule and the library, shared by the pod modules and
+the NetworkAttachmentDefinition modules."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import traceback
 
-from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host import netlink
+from ansible_collections.vmnet.networks.plugins.module_utils.host import k8s, nad_store, netlink
 from ansible_collections.vmnet.networks.plugins.module_utils.pod import Pod
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import normalize
 
@@ -22,7 +23,41 @@ POD_ARGUMENT_SPEC = dict(
     cni_conf_dir=dict(type='path', default='/etc/cni/net.d'),
     cni_bin_dir=dict(type='list', elements='path', default=['/opt/cni/bin', '/usr/lib/cni']),
     node_netns=dict(type='str'),
+    nad_dir=dict(type='path', default=nad_store.DEFAULT_NAD_DIR),
 )
+
+
+def _env(*names):
+    return (env_fallback, ['K8S_AUTH_' + name for name in names])
+
+
+# Where NADs live; the authentication options are kubernetes.core's, with its environment
+# variables (AWX injects K8S_AUTH_HOST, _API_KEY, _VERIFY_SSL, _SSL_CA_CERT).
+NAD_BACKEND_ARGUMENT_SPEC = dict(
+    backend=dict(type='str', choices=['local', 'kubernetes'], default='local'),
+    nad_dir=dict(type='path', default=nad_store.DEFAULT_NAD_DIR),
+    kubeconfig=dict(type='path', fallback=_env('KUBECONFIG')),
+    context=dict(type='str', fallback=_env('CONTEXT')),
+    host=dict(type='str', fallback=_env('HOST')),
+    api_key=dict(type='str', no_log=True, fallback=_env('API_KEY')),
+    validate_certs=dict(type='bool', aliases=['verify_ssl'], fallback=_env('VALIDATE_CERTS', 'VERIFY_SSL')),
+    ca_cert=dict(type='path', aliases=['ssl_ca_cert'], fallback=_env('CA_CERT', 'SSL_CA_CERT')),
+    client_cert=dict(type='path', aliases=['cert_file'], fallback=_env('CLIENT_CERT', 'CERT_FILE')),
+    client_key=dict(type='path', aliases=['key_file'], fallback=_env('CLIENT_KEY', 'KEY_FILE')),
+    proxy=dict(type='str', fallback=_env('PROXY')),
+)
+
+
+def nad_backend(module):
+    """The NAD backend the parameters choose; fails when its library is missing."""
+    params = module.params
+    if params['backend'] == 'kubernetes':
+        if not k8s.HAS_KUBERNETES:
+            module.fail_json(msg=missing_required_lib('kubernetes'))
+        return k8s.KubernetesNads(dict((key, params[key]) for key in k8s.AUTH_OPTIONS))
+    if not nad_store.HAS_YAML:
+        module.fail_json(msg=missing_required_lib('PyYAML'))
+    return nad_store.LocalNadStore(params['nad_dir'])
 
 
 def require_pyroute2(module):
@@ -58,7 +93,7 @@ def find(module, items, name, kind):
 def pod(module, spec):
     params = module.params
     return Pod(vm_name(module, spec), params['state_dir'], params['cni_conf_dir'],
-               params['cni_bin_dir'], params['node_netns'])
+               params['cni_bin_dir'], params['node_netns'], params['nad_dir'])
 
 
 def run(module, work):

@@ -5,15 +5,18 @@
 
 This is what the kubelet and Multus do for a virt-launcher pod: create the sandbox, run
 the network's CNI configuration with the pod interface name, keep the result for CHECK
-and DEL.
+and DEL. A ``pod`` network runs the host's default CNI network; a ``multus`` network the
+configuration of the NetworkAttachmentDefinition it names (local store), with the
+interface's ``macAddress`` requested from the plugins as Multus requests it.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.vmnet.networks.plugins.module_utils import names
+from ansible_collections.vmnet.networks.plugins.module_utils import names, nad
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, netlink
+from ansible_collections.vmnet.networks.plugins.module_utils.host.nad_store import LocalNadStore
 from ansible_collections.vmnet.networks.plugins.module_utils.host.state import VmState
 
 
@@ -21,12 +24,13 @@ class Pod(object):
     """The pod of one VM; use as a context manager to hold the VM's lock."""
 
     def __init__(self, vm, state_dir=None, cni_conf_dir='/etc/cni/net.d', cni_bin_dirs=None,
-                 node_netns=None):
+                 node_netns=None, nad_dir=None):
         self.vm = vm
         self.netns = names.pod_netns(vm)
         self.state = VmState(state_dir, vm)
         self.cni_conf_dir = cni_conf_dir
         self.cni = cni.CniRuntime(cni_bin_dirs, node_netns)
+        self.nads = LocalNadStore(nad_dir)
 
     def __enter__(self):
         self.state.lock()
@@ -34,6 +38,11 @@ class Pod(object):
 
     def __exit__(self, *exc):
         self.state.unlock()
+
+    def settings(self):
+        """The options this pod was made with, as ``Pod(vm, state_dir, **settings)`` takes them."""
+        return {'cni_conf_dir': self.cni_conf_dir, 'cni_bin_dirs': self.cni.bin_dirs,
+                'node_netns': self.cni.node_netns, 'nad_dir': self.nads.nad_dir}
 
     @property
     def netns_path(self):
@@ -49,8 +58,26 @@ class Pod(object):
         """The CNI configuration list that backs a network, and where it came from."""
         if network['source'] == 'pod':
             return cni.default_network(self.cni_conf_dir)
-        raise VmnetError('network "%s": multus networks are not supported by this version'
-                         % network['name'], field='networks')
+        multus = network['multus']
+        try:
+            return nad.network_config(self.nads, multus['namespace'], multus['networkName'])
+        except VmnetError as exc:
+            raise VmnetError('network "%s": %s' % (network['name'], exc), field='networks')
+
+    def _plan(self, network, iface):
+        """The network's configuration and arguments, checked before the host is touched."""
+        conflist, source = self.network_config(network)
+        if network['source'] == 'multus':
+            nad.check_binding(conflist, iface and iface['binding'], network['name'])
+        missing = self.cni.missing_plugins(conflist)
+        if missing:
+            raise cni.CniError('network "%s": CNI plugin(s) %s of %s not found in %s' % (
+                network['name'], ', '.join(sorted(set(m[2] for m in missing))), source,
+                ', '.join(self.cni.bin_dirs)), field='networks')
+        # Multus requests a MAC for secondary networks only (KubeVirt's networks annotation)
+        secondary = network['source'] == 'multus' and not network['primary']
+        cni_args, runtime_config = cni.attachment_args(iface['macAddress'] if iface and secondary else None)
+        return conflist, source, cni_args, runtime_config
 
     def attachment(self, network_name):
         return self.state.read('networks', network_name)
@@ -65,38 +92,77 @@ class Pod(object):
         return next((r for r in self.users(pod_iface) if r.get('nic')), None)
 
     # -- present -----------------------------------------------------------------------
-    def ensure(self, network, check_mode=False):
-        """Attach a network; returns (changed, actions, attachment record or None)."""
-        conflist, source = self.network_config(network)
+    def ensure(self, network, check_mode=False, iface=None):
+        """Attach a network (``iface``: the interface bound to it, if any); returns
+        (changed, actions, attachment record or None)."""
+        conflist, source, cni_args, runtime_config = self._plan(network, iface)
         ifname = network['podInterfaceName']
         record = self.attachment(network['name'])
         actions = []
-        if not self.exists():
+        new_sandbox = not self.exists()
+        fresh_pod = new_sandbox and not self.state.exists()
+        if new_sandbox:
             actions.append('create network namespace %s' % self.netns)
             if not check_mode:
                 netlink.create_netns(self.netns)
-        if record and record.get('result') and record['config'] == conflist:
-            repair = self._needs_repair(record)
-            if not repair:
-                return bool(actions), actions, record
-            actions.append('repair %s: %s' % (ifname, repair))
-            if not check_mode:
-                self._delete(record)
+        add_args = cni_args
+        if record and record.get('result') and (record['config'], record.get('cni_args') or {}) == (conflist, cni_args):
+            if new_sandbox:
+                # the pod is gone (a host reboot): release the old reservation and ask IPAM
+                # for the same IPv4 again (host-local honours CNI_ARGS IP)
+                actions.append('repair %s: pod re-created' % ifname)
+                add_args = dict(cni_args or {}, **cni.sticky_ip_args(record['result']))
+                if not check_mode:
+                    self._delete(record)
+            else:
+                repair = self._needs_repair(record)
+                if not repair:
+                    return bool(actions), actions, record
+                actions.append('repair %s: %s' % (ifname, repair))
+                if not check_mode:
+                    self._delete(record)
         elif record:
-            # interrupted ADD, or the network's configuration changed: run it again
+            # interrupted ADD, or the network's configuration (or requested MAC) changed: run it again
             why = 'configuration changed' if record.get('result') else 'interrupted attachment'
+            bound = self.owner(record['ifname'])
+            if bound and record.get('result'):
+                raise VmnetError('network "%s": its %s, but interface "%s" is bound to %s: remove the interface '
+                                 'first (vm_interface state=absent), then apply both again'
+                                 % (network['name'], why, bound['interface'], ifname), field='networks')
             actions.append('re-attach %s (%s)' % (ifname, why))
             if not check_mode:
                 self._delete(record)
         actions.append('CNI ADD %s (%s) as %s' % (conflist.get('name'), source, ifname))
         if check_mode:
             return True, actions, None
-        record = {'network': network['name'], 'ifname': ifname, 'config': conflist,
-                  'config_source': source, 'container_id': self.netns, 'result': None}
+        record = {'network': network['name'], 'ifname': ifname, 'config': conflist, 'config_source': source,
+                  'container_id': self.netns, 'cni_args': cni_args, 'runtime_config': runtime_config,
+                  'result': None}
         self.state.write('networks', network['name'], record)
-        record['result'] = self.cni.add(conflist, self.netns, self.netns_path, ifname)
+        try:
+            record['result'] = self.cni.add(conflist, self.netns, self.netns_path, ifname, add_args, runtime_config)
+            if network['source'] == 'multus' and network['primary'] and not record['result'].get('ips'):
+                raise VmnetError('network "%s": the multus delegate chosen as default must return at least one '
+                                 'IP address, and %s returned none' % (network['name'], source), field='networks')
+        except VmnetError:
+            self._undo_add(record, fresh_pod)
+            raise
+        # Some plugins cannot CHECK what they just added (bridge 1.1.1 without IPAM, portmap
+        # on IPv4-only pods): drift is then seen by the pod interface's presence only.
+        record['check_broken'] = self._check_error(record)
         self.state.write('networks', network['name'], record)
         return True, actions, record
+
+    def _undo_add(self, record, fresh_pod):
+        """A failed ADD leaves nothing behind: DEL what the plugins made (as a kubelet tears
+        a failed sandbox down), forget the record, and remove the pod if this run made it."""
+        try:
+            self._delete(record)
+        except cni.CniError:
+            pass  # the ADD's error is the one to report
+        self.state.delete('networks', record['network'])
+        if fresh_pod:
+            self._remove_sandbox(check_mode=False)
 
     def _needs_repair(self, record):
         """Why an attachment must be re-made, or None. A taken-over interface is the binding's."""
@@ -105,11 +171,15 @@ class Pod(object):
         with self.namespace() as ns:
             if ns.link(record['ifname']) is None:
                 return 'pod interface missing'
+        error = None if record.get('check_broken') else self._check_error(record)
+        return 'CNI CHECK failed: %s' % error if error else None
+
+    def _check_error(self, record):
         try:
             self.cni.check(record['config'], record['container_id'], self.netns_path,
-                           record['ifname'], record['result'])
+                           record['ifname'], record['result'], record.get('cni_args'), record.get('runtime_config'))
         except cni.CniError as exc:
-            return 'CNI CHECK failed: %s' % exc
+            return str(exc)
         return None
 
     # -- absent ------------------------------------------------------------------------
@@ -133,7 +203,7 @@ class Pod(object):
     def _delete(self, record):
         if self.exists():
             self.cni.delete(record['config'], record['container_id'], self.netns_path,
-                            record['ifname'], record.get('result'))
+                            record['ifname'], record.get('result'), record.get('cni_args'), record.get('runtime_config'))
 
     def _remove_sandbox(self, check_mode):
         actions = []

@@ -4,9 +4,10 @@
 """A VM's interfaces as a VMI's ``status.interfaces`` reports them (reference §8).
 
 Built like virt-handler builds it: from the domain's NICs (matched by their ``ua-``
-alias), overlaid with the pod's IPs from the binding records, then merged with what the
-QEMU guest agent reports, matched by MAC (guest-only NICs appended, at most 10). The
-primary network's entry comes first.
+alias; slirp NICs are QEMU arguments, see host/libvirt_qemu_args.py), overlaid with the
+pod's IPs from the binding records, then merged with what the QEMU guest agent reports,
+matched by MAC (guest-only NICs appended, at most 10). The primary network's entry comes
+first.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,6 +15,7 @@ __metaclass__ = type
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
 from ansible_collections.vmnet.networks.plugins.module_utils.bindings import BINDINGS
+from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_qemu_args
 
 MAX_GUEST_ONLY = 10
 
@@ -21,7 +23,10 @@ MAX_GUEST_ONLY = 10
 def interfaces(pod, domain):
     """``status.interfaces`` of the VM; ``domain`` may be None (gone): records only."""
     records = dict((n, pod.state.read('interfaces', n)) for n in pod.state.names('interfaces'))
-    nics = domain.list_nics() if domain is not None else []
+    nics = []
+    if domain is not None:
+        nics = domain.list_nics() + [{'alias': nic['alias'], 'config': nic, 'live': None}
+                                     for nic in libvirt_qemu_args.list_nics(domain)]
     agent = dict((g['mac'], g) for g in domain.guest_interfaces()) if domain is not None else {}
     entries = []
     for nic in nics:
@@ -45,7 +50,8 @@ def entry(name, nic, record, agent=None):
         result['podInterfaceName'] = record['pod_iface']
         ips = BINDINGS[record['binding']].status_ips(record)
     if nic:
-        result.update(mac=nic['mac'], linkState=nic['link_state'], queueCount=nic['queues'] or 1)
+        # a slirp NIC has no link state or queues: always up, one queue
+        result.update(mac=nic['mac'], linkState=nic.get('link_state', 'up'), queueCount=nic.get('queues') or 1)
     elif record:
         result['mac'] = record.get('guest_mac')
     guest = (agent or {}).get(result.get('mac'))

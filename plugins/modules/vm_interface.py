@@ -30,6 +30,17 @@ description:
     address, link state, boot order and, with C(networkInterfaceMultiqueue), one queue per vCPU. Added to
     a running domain it is hot-plugged. Live changes that libvirt cannot apply to a running NIC are made in
     the persistent configuration and reported by RV(restart_required)."
+  - "C(slirp) binding (KubeVirt up to v1.0): no libvirt C(<interface>) and nothing in the pod, but KubeVirt's
+    QEMU arguments in the domain's C(<qemu:commandline>): C(-netdev user,id=ua-<name>,net=<vmNetworkCIDR>)
+    with the hostname, the search domains (C(dnssearch)) and one C(hostfwd) per distinct protocol and port of
+    C(ports), and C(-device) with model C(e1000) (C(rtl8139) if asked for) and O(spec) C(macAddress) or a
+    stable C(52:54:00) MAC derived from the VM and interface names. QEMU serves the guest's DHCP
+    (C(10.0.2.15), router C(10.0.2.2), DNS C(10.0.2.3)); only TCP and UDP pass. The domain's persistent
+    definition is redefined with vmnet's argument pairs (ids C(ua-<name>)) edited and all else kept; a
+    running domain gets them at its next start (RV(restart_required)). Unlike in KubeVirt, whose QEMU ran in
+    the pod, QEMU runs in the host's namespace: ports are forwarded from the host's C(127.0.0.1) only (two
+    VMs forwarding the same port collide, the second fails to start), the guest's connections leave from the
+    host, and C(10.0.2.2) is the host's loopback. The status reports the pod's IPs, as KubeVirt did."
   - An interface whose spec C(state) is C(absent) is removed, as with O(state=absent).
 version_added: 0.1.0
 author:

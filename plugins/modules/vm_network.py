@@ -15,11 +15,30 @@ description:
     (spec 1.0 C(ADD); C(CHECK) on later runs; C(DEL) on O(state=absent)).
   - A C(pod) network is the host's default CNI network (the first configuration of O(cni_conf_dir))
     and gives the pod its C(eth0), exactly as a virt-launcher pod gets it from the cluster network.
+  - "A C(multus) network runs the configuration of the NetworkAttachmentDefinition its C(networkName) names
+    (C(name) or C(namespace/name); the namespace defaults to the manifest's, else C(default)), read from the
+    local store O(nad_dir) (M(vmnet.networks.nad) writes it). A secondary network's pod interface is
+    C(pod<sha256(network name)[:11]>) as in KubeVirt 1.0 and later (C(net1), C(net2), ... with
+    M(vmnet.networks.vm_spec)'s O(vmnet.networks.vm_spec#module:pod_interface_naming=ordinal)); with
+    C(multus.default=true) the NAD gives the pod its C(eth0) instead of the default network, and must
+    return at least one IP address."
+  - "The interface's C(macAddress) is requested from the plugins of a secondary network as Multus requests
+    it: C(MAC=) in C(CNI_ARGS) and C(runtimeConfig.mac) for plugins that declare the C(mac) capability, so
+    MAC-aware plugins (bridge, tuning, ...) give the pod interface that MAC, and MAC spoof checks such as the
+    bridge plugin's C(macspoofchk) let the guest's frames through."
+  - "A NAD whose plugins need the pod interface to keep its MAC (C(macvlan), C(ipvlan)) is refused for an
+    interface with the C(bridge) binding, which moves that MAC to the VM (KubeVirt's documented limitation)."
+  - Everything is checked (the NAD, its plugins' binaries, the binding) before the host is touched; a CNI
+    C(ADD) that fails is undone with C(DEL), and the plugin's error is reported.
   - CNI results are kept under O(state_dir)C(/<vm>/networks/) so that C(CHECK), C(DEL) and drift repair
-    work. An attachment whose pod interface has gone, or whose C(CHECK) fails, is made again.
+    work. An attachment whose pod interface has gone, or whose C(CHECK) fails, is made again (plugins that
+    cannot C(CHECK) the result they have just added, such as the bridge plugin 1.1.1 without IPAM, are only
+    watched for their pod interface).
     Once a binding (M(vmnet.networks.vm_interface)) has taken the pod interface over, the binding
     owns it and C(CHECK) is not run.
   - Removing the last network of a VM removes its pod and its state directory.
+  - A change of a network's configuration (or of the requested MAC) re-attaches it; while an interface is
+    bound to the network the module refuses and asks for the interface to be removed first.
 version_added: 0.1.0
 author:
   - vmnet.networks contributors (@vmnet)
@@ -57,6 +76,32 @@ EXAMPLES = r'''
     spec: "{{ lookup('ansible.builtin.file', 'vm.yaml') | from_yaml }}"
     name: default
 
+- name: Attach a secondary network from a NetworkAttachmentDefinition of the local store
+  vmnet.networks.vm_network:
+    spec:
+      apiVersion: kubevirt.io/v1
+      kind: VirtualMachine
+      metadata:
+        name: vm1
+      spec:
+        template:
+          spec:
+            domain:
+              devices:
+                interfaces:
+                  - name: default
+                    masquerade: {}
+                  - name: br10-net
+                    bridge: {}
+                    macAddress: "02:00:00:0a:00:01"
+            networks:
+              - name: default
+                pod: {}
+              - name: br10-net
+                multus:
+                  networkName: default/linux-bridge-net
+    name: br10-net
+
 - name: Detach it (and remove the pod when it was the last network)
   vmnet.networks.vm_network:
     spec: "{{ vm_manifest }}"
@@ -75,14 +120,15 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: ["create network namespace vmnet-testvm", "CNI ADD vmnet (/etc/cni/net.d/10-vmnet.conflist) as eth0"]
+  sample: ["create network namespace vmnet-testvm", "CNI ADD vmnet (/etc/cni/net.d/10-vmnet.conflist) as eth0",
+           "CNI ADD mynet (/etc/vmnet/nads/default/linux-bridge-net.yaml) as podf3a01bd7116"]
 pod_interface:
   description: The pod interface of the network, as the CNI plugins made it.
   returned: when state is present and the network is attached (not in check mode on a new pod)
   type: dict
   contains:
     name:
-      description: Interface name in the pod (C(eth0), C(pod<hash>)).
+      description: Interface name in the pod (C(eth0), C(pod<hash>), C(net<n>)).
       type: str
       sample: eth0
     mac:
@@ -90,7 +136,7 @@ pod_interface:
       type: str
       sample: 3a:c2:ae:ee:18:04
     ips:
-      description: Addresses with prefix.
+      description: Addresses with prefix; empty for a network without IPAM (L2 only).
       type: list
       elements: str
       sample: ["10.88.0.5/16"]
@@ -127,6 +173,7 @@ def main():
     common.require_pyroute2(module)
     spec = common.load_spec(module)
     network = common.find(module, spec['networks'], module.params['name'], 'network')
+    iface = next((i for i in spec['interfaces'] if i['network'] == network['name']), None)
     pod = common.pod(module, spec)
 
     def work():
@@ -136,7 +183,7 @@ def main():
                 changed, actions = pod.remove(network['name'], module.check_mode)
                 record = None
             else:
-                changed, actions, record = pod.ensure(network, module.check_mode)
+                changed, actions, record = pod.ensure(network, module.check_mode, iface)
             result = dict(changed=changed, actions=actions, netns=pod.netns)
             if record and record.get('result'):
                 result['pod_interface'] = pod.interface_status(record)

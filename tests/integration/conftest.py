@@ -46,6 +46,20 @@ def unique_name(prefix, length=6):
 
 # --- libvirt and the guest ------------------------------------------------------------
 
+class Connection(object):
+    """qemu:///system, used as the libvirt connection itself; ``reconnect()`` after a
+    libvirtd restart (the lifecycle tests restart it)."""
+
+    def __init__(self):
+        self._conn = libvirt.open(LIBVIRT_URI)
+
+    def reconnect(self):
+        self._conn = libvirt.open(LIBVIRT_URI)
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
 @pytest.fixture(scope='session')
 def libvirt_conn():
     """A connection to qemu:///system. Skips when libvirtd is not answering, unless
@@ -55,7 +69,7 @@ def libvirt_conn():
         pytest.skip('libvirt-python is not installed')
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)  # errors arrive as exceptions
     try:
-        conn = libvirt.open(LIBVIRT_URI)
+        conn = Connection()
     except libvirt.libvirtError as err:
         reason = 'libvirtd is not answering on %s (start it: bash scripts/libvirtd.sh start): %s' % (
             LIBVIRT_URI, err.get_error_message())
@@ -83,13 +97,19 @@ def guest_image():
 class Guest(object):
     """A test domain and its serial console (a file)."""
 
-    def __init__(self, domain, serial_log):
-        self.domain = domain
-        self.name = domain.name()
+    def __init__(self, conn, name, serial_log):
+        self._conn = conn
+        self.name = name
         self.serial_log = serial_log
         self._seen = 0      # wait_for() looks beyond the previous match only
 
+    @property
+    def domain(self):
+        """The libvirt domain, looked up anew: a domain object dies with its connection."""
+        return self._conn.lookupByName(self.name)
+
     def start(self):
+        self._seen = 0      # libvirt truncates the serial log file at each start
         self.domain.create()
 
     def console(self):
@@ -165,15 +185,19 @@ def make_domain(libvirt_conn, guest_image, tmp_path):
         name = unique_name(prefix + '-')
         serial_log = str(tmp_path / (name + '-serial.log'))
         xml = _domain_xml(name, guest_image, serial_log, nics_xml, vcpus, acpi, cmdline)
-        domain = libvirt_conn.defineXML(xml)
-        made.append(domain)
+        libvirt_conn.defineXML(xml)
+        made.append(name)
         _made_domains.add(name)
-        return Guest(domain, serial_log)
+        return Guest(libvirt_conn, name, serial_log)
 
     yield make
-    for domain in reversed(made):
-        _remove_domain(domain)
-        _made_domains.discard(domain.name())
+    for name in reversed(made):
+        try:
+            _remove_domain(libvirt_conn.lookupByName(name))
+        except libvirt.libvirtError as err:
+            if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                raise
+        _made_domains.discard(name)
 
 
 # --- host links -----------------------------------------------------------------------

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A pod network made for one test: a node namespace that holds the CNI bridge, a CNI
-configuration directory, and client pods on the same network. Everything it makes is
-removed at teardown, also when the test fails."""
+"""A pod network made for one test: a node namespace that holds the CNI bridges, a CNI
+configuration directory, a NetworkAttachmentDefinition store, and client pods on the pod
+network or on a NAD's network. Everything it makes is removed at teardown, also when the
+test fails."""
 
 import glob
 import json
@@ -11,8 +12,9 @@ import signal
 import subprocess
 import uuid
 
-from ansible_collections.vmnet.networks.plugins.module_utils import names
+from ansible_collections.vmnet.networks.plugins.module_utils import names, nad
 from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, netlink
+from ansible_collections.vmnet.networks.plugins.module_utils.host.nad_store import LocalNadStore
 
 from modules import run_module
 
@@ -44,6 +46,7 @@ class PodNetwork(object):
         self.conf_dir = str(tmp_path / 'cni')
         self.ipam_dir = str(tmp_path / 'ipam')
         self.state_dir = str(tmp_path / 'state')
+        self.nad_dir = str(tmp_path / 'nads')
         self.subnet, self.ipv6_subnet, self.mtu = subnet, ipv6_subnet, mtu
         self.gateway = subnet.rsplit('.', 1)[0] + '.1' if subnet else None
         self.clients = []
@@ -67,15 +70,26 @@ class PodNetwork(object):
 
     def pod_options(self, **extra):
         return dict(state_dir=self.state_dir, cni_conf_dir=self.conf_dir, cni_bin_dir=CNI_BIN,
-                    node_netns=self.node, **extra)
+                    node_netns=self.node, nad_dir=self.nad_dir, **extra)
 
-    def client(self, name='client'):
-        """A client pod on the network; returns (netns, its first address: IPv4 if it has one)."""
+    def write_nad(self, name, config, namespace='default'):
+        """A NetworkAttachmentDefinition in the test's store; returns its CNI conflist."""
+        nad.ensure_present(LocalNadStore(self.nad_dir), namespace, name, nad.parse_config(config))
+        return cni.as_conflist(config)
+
+    def client(self, name='client', conflist=None, address=None):
+        """A client pod on the pod network, or on the network of ``conflist`` (a NAD's) with
+        ``address`` (a CIDR) when that has no IPAM. Returns (netns, its first address: IPv4
+        if it has one)."""
+        conflist = conflist or self.conflist
         netns = 'vmnt-%s-%s' % (name, self.node[-6:])
         netlink.create_netns(netns)
-        self.clients.append(netns)
-        result = cni.CniRuntime(CNI_BIN, self.node).add(self.conflist, netns, netlink.netns_path(netns), 'eth0')
+        self.clients.append((netns, conflist))
+        result = cni.CniRuntime(CNI_BIN, self.node).add(conflist, netns, netlink.netns_path(netns), 'eth0')
         netns_run(netns, 'ip', 'link', 'set', 'lo', 'up')
+        if address:
+            netns_run(netns, 'ip', 'addr', 'add', address, 'dev', 'eth0')
+            return netns, address.split('/')[0]
         addresses = sorted((':' in i['address'], i['address'].split('/')[0]) for i in result['ips'])
         return netns, addresses[0][1]
 
@@ -85,9 +99,9 @@ class PodNetwork(object):
             pod = names.pod_netns(os.path.basename(state))
             _delete_owned_host_links(os.path.basename(state))
             netlink.remove_netns(pod)
-        for netns in self.clients:
+        for netns, conflist in self.clients:
             try:
-                cni.CniRuntime(CNI_BIN, self.node).delete(self.conflist, netns, netlink.netns_path(netns), 'eth0', None)
+                cni.CniRuntime(CNI_BIN, self.node).delete(conflist, netns, netlink.netns_path(netns), 'eth0', None)
             except cni.CniError:
                 pass
             netlink.remove_netns(netns)

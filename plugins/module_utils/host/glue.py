@@ -28,7 +28,8 @@ def describe(netns, pod_iface, bridge, mtu, queues, owner):
     """The desired glue of one interface as a plain dict (recorded, diffed, shown)."""
     host_tap, host_veth = names.host_links(netns, pod_iface)
     return {'host_tap': host_tap, 'host_veth': host_veth, 'pod_tap': names.pod_tap(pod_iface),
-            'bridge': bridge, 'mtu': mtu, 'multi_queue': bool(queues and queues > 1), 'owner': owner}
+            'bridge': bridge, 'mtu': mtu, 'queues': queues, 'multi_queue': bool(queues and queues > 1),
+            'owner': owner}
 
 
 def observe(glue, netns):
@@ -48,7 +49,7 @@ def observe(glue, netns):
     if not pod_tap or not redirects or not (tap['up'] and veth['up'] and pod_tap['up']):
         return dict(glue, broken=True)
     return {'host_tap': tap['name'], 'host_veth': veth['name'], 'pod_tap': pod_tap['name'],
-            'bridge': pod_tap['master'], 'mtu': tap['mtu'],
+            'bridge': pod_tap['master'], 'mtu': tap['mtu'], 'queues': glue['queues'],
             'multi_queue': glue['multi_queue'], 'owner': tap['alias']}
 
 

@@ -45,6 +45,22 @@ _LIBVIRT_MODEL = {'virtio': 'virtio-non-transitional'}
 _MODEL_FROM_LIBVIRT = {'virtio-non-transitional': 'virtio', 'virtio': 'virtio'}
 
 
+# The domain's record of its pod: <vmnet:pod vm="..." state-dir="..."/> in <metadata>.
+METADATA_URI = 'https://vmnet.networks/xmlns/pod/1'
+METADATA_KEY = 'vmnet'
+
+
+def parse_pod_metadata(text):
+    """The pod record of a ``<pod>`` metadata element (text), or None."""
+    try:
+        element = ET.fromstring(text)
+    except (ET.ParseError, TypeError):
+        return None
+    if not element.get('vm') or not element.get('state-dir'):
+        return None
+    return {'vm': element.get('vm'), 'state_dir': element.get('state-dir')}
+
+
 class DomainNotFound(VmnetError):
     pass
 
@@ -328,6 +344,11 @@ class DomainNics(object):
     def running(self):
         return bool(self._domain.isActive())
 
+    @property
+    def domain(self):
+        """The ``libvirt.virDomain``, for adapters of what is not a device (libvirt_qemu_args)."""
+        return self._domain
+
     def vcpus(self):
         """``{'current': n, 'maximum': m}`` of the persistent definition."""
         flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
@@ -412,6 +433,38 @@ class DomainNics(object):
         if not check_mode:
             self._run(steps)
         return self._result(before, {'config': None, 'live': None}, steps, False)
+
+    # --- the pod's record in the domain ---
+
+    def pod_metadata(self):
+        """``{'vm', 'state_dir'}`` from the domain's vmnet metadata, or None."""
+        try:
+            text = self._domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_URI,
+                                         libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+        except libvirt.libvirtError:
+            return None
+        return parse_pod_metadata(text)
+
+    def ensure_pod_metadata(self, vm, state_dir, check_mode=False):
+        """Record in the domain which pod it belongs to, for the libvirt hook that re-plumbs
+        the pod before the domain starts (replumb.py). Returns the actions."""
+        if self.pod_metadata() == {'vm': vm, 'state_dir': state_dir}:
+            return []
+        if not check_mode:
+            element = ET.Element('pod', {'vm': vm, 'state-dir': state_dir})
+            self._set_metadata(_to_xml(element))
+        return ['record the pod of "%s" in the domain metadata' % vm]
+
+    def remove_pod_metadata(self, check_mode=False):
+        if self.pod_metadata() is None:
+            return []
+        if not check_mode:
+            self._set_metadata(None)
+        return ['remove the pod record from the domain metadata']
+
+    def _set_metadata(self, xml):
+        flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG | (libvirt.VIR_DOMAIN_AFFECT_LIVE if self.running else 0)
+        self._domain.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, xml, METADATA_KEY, METADATA_URI, flags)
 
     # --- planning ---
 
@@ -552,3 +605,97 @@ class DomainNics(object):
 
 def _message(err):
     return err.get_error_message() if isinstance(err, libvirt.libvirtError) else str(err)
+
+
+# --- SR-IOV: PCI host devices ------------------------------------------------------------
+
+SRIOV_ALIAS_PREFIX = USER_ALIAS_PREFIX + 'sriov-'
+
+
+def _pci_address_element(parent, pci_address, typed=True):
+    """``<address [type='pci'] domain=.. bus=.. slot=.. function=..>``: a host device's
+    source address carries no type (libvirt's schema has none there)."""
+    match = _PCI_ADDRESS.match((pci_address or '').lower())
+    if not match:
+        raise VmnetError('%r is not a PCI address like 0000:00:05.0' % pci_address, field='pci_address')
+    address = ET.SubElement(parent, 'address')
+    if typed:
+        address.set('type', 'pci')
+    for attr, value in zip(_PCI_ATTRS, match.groups()):
+        address.set(attr, '0x' + value)
+    return address
+
+
+def render_hostdev(source_address, name, pci_address=None, boot_order=None):
+    """The ``<hostdev>`` KubeVirt gives an SR-IOV interface ``name`` (reference §5.1):
+    the VF at host address ``source_address``, ``managed='no'`` (the VF is bound to
+    vfio-pci beforehand; libvirt does not rebind it), alias ``ua-sriov-<name>``, the
+    guest PCI address (``pciAddress``) and boot order when given. No ``<driver>``: libvirt
+    picks vfio."""
+    if boot_order is not None and (isinstance(boot_order, bool) or not isinstance(boot_order, int) or boot_order < 1):
+        raise VmnetError('boot_order must be a positive integer, got %r' % boot_order, field='boot_order')
+    element = ET.Element('hostdev', {'mode': 'subsystem', 'type': 'pci', 'managed': 'no'})
+    _pci_address_element(ET.SubElement(element, 'source'), source_address, typed=False)
+    if boot_order is not None:
+        ET.SubElement(element, 'boot', {'order': str(boot_order)})
+    ET.SubElement(element, 'alias', {'name': SRIOV_ALIAS_PREFIX + name})
+    if pci_address is not None:
+        _pci_address_element(element, pci_address)
+    return _to_xml(element)
+
+
+def parse_hostdev(element):
+    """``{alias, source, pci_address, boot_order, managed}`` of a PCI ``<hostdev>`` (or
+    of an ``<interface type='hostdev'>``); None for anything else."""
+    if element is None:
+        return None
+    if element.tag == 'hostdev' and element.get('type') != 'pci':
+        return None
+    if element.tag == 'interface' and element.get('type') != 'hostdev':
+        return None
+    source = element.find('source/address')
+    if source is not None and source.get('type', 'pci') == 'pci' and source.get('bus') is not None:
+        source = '%04x:%02x:%02x.%x' % tuple(int(source.get(attr, '0'), 0) for attr in _PCI_ATTRS)
+    else:
+        source = None
+    return {
+        'alias': _attr(element, 'alias', 'name'),
+        'source': source,
+        'pci_address': _parse_pci_address(element),
+        'boot_order': _int_attr(element, 'boot', 'order'),
+        'managed': element.get('managed') == 'yes',
+    }
+
+
+def hostdevs(domain_root):
+    """The PCI host devices of a domain definition (``<hostdev type='pci'>`` and
+    ``<interface type='hostdev'>``), parsed."""
+    found = []
+    for element in domain_root.findall('./devices/hostdev') + domain_root.findall('./devices/interface'):
+        parsed = parse_hostdev(element)
+        if parsed and parsed['source']:
+            found.append(parsed)
+    return found
+
+
+def pci_hostdev_users(uri):
+    """``{host PCI address: [running domain]}`` over every running domain of ``uri``."""
+    if not HAS_LIBVIRT:
+        raise VmnetError('the libvirt Python bindings (libvirt-python) are required')
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+    try:
+        conn = libvirt.openReadOnly(uri)
+    except libvirt.libvirtError as err:
+        raise VmnetError('cannot connect to libvirt at %s: %s' % (uri, err.get_error_message()))
+    users = {}
+    try:
+        for domain in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
+            try:
+                root = ET.fromstring(domain.XMLDesc(0))
+            except libvirt.libvirtError:  # stopped meanwhile
+                continue
+            for hostdev in hostdevs(root):
+                users.setdefault(hostdev['source'], []).append(domain.name())
+    finally:
+        conn.close()
+    return users

@@ -25,6 +25,7 @@ class VmState(object):
 
     def __init__(self, state_dir, vm):
         base = state_dir or DEFAULT_STATE_DIR
+        self.base = base
         self.root = os.path.join(base, vm)
         # the lock lives beside the VM's directory, which exists only while it holds state
         self.lock_path = os.path.join(base, '.locks', vm + '.lock')
@@ -75,6 +76,18 @@ class VmState(object):
             os.unlink(self.path(kind, name + '.json'))
         except OSError:
             pass
+
+    def read_settings(self):
+        """What re-plumbing the pod without the playbook needs (see replumb.py)."""
+        try:
+            with open(self.path('vm.json')) as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return None
+
+    def write_settings(self, settings):
+        if self.read_settings() != settings:
+            self.write('', 'vm', settings)
 
     def names(self, kind):
         try:

@@ -1,0 +1,207 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: vmnet.networks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: sriov_pool
+short_description: SR-IOV device pools (resource names and their VF selectors), as the SR-IOV device plugin takes them
+description:
+  - Keeps a pool of SR-IOV VFs on the host - a resource name such as C(intel.com/mellanox_SRIOV_25G)
+    and the selectors that pick its VFs - in the pools file O(path).
+  - >-
+    The pools file is the SR-IOV network device plugin's own C(config.json) format
+    (C({"resourceList": [{"resourceName", "resourcePrefix", "selectors": {"vendors", "devices", "drivers",
+    "pfNames", "rootDevices"}}]})), so that the same file serves a Kubernetes node. C(resourcePrefix) is
+    written only when it is not the plugin's default C(intel.com). O(device_plugin_config) writes a copy
+    where the device plugin reads it.
+  - A VF belongs to a pool when every selector given matches it (each selector is a list of
+    alternatives), as in the device plugin. Resources of the file that this module did not write are kept
+    as they are.
+  - "The C(sriov) binding allocates VFs of a pool to VM interfaces: a NAD's
+    C(k8s.v1.cni.cncf.io/resourceName) names the pool."
+version_added: 0.1.0
+author:
+  - vmnet.networks contributors (@vmnet)
+attributes:
+  check_mode:
+    support: full
+    description: Reports whether the files would change, with the diff, and writes nothing.
+  diff_mode:
+    support: full
+    description: Shows the pools file before and after.
+  platform:
+    platforms: posix
+    support: full
+    description: Runs on a Linux host.
+options:
+  name:
+    description:
+      - The resource name, C(<prefix>/<name>); a name without a prefix gets the device plugin's default
+        prefix C(intel.com).
+    type: str
+    required: true
+  state:
+    description:
+      - C(present) adds or updates the pool, C(absent) removes it.
+    type: str
+    choices: [present, absent]
+    default: present
+  vendors:
+    description: PCI vendor IDs (hex, C(8086)).
+    type: list
+    elements: str
+  devices:
+    description: PCI device IDs of the VFs (hex, C(154c)).
+    type: list
+    elements: str
+  drivers:
+    description: VF drivers (C(vfio-pci) for VMs).
+    type: list
+    elements: str
+  pf_names:
+    description: PF network interfaces; C(ens1f0#0-3,7) selects VFs 0 to 3 and 7 of C(ens1f0) only.
+    type: list
+    elements: str
+  root_devices:
+    description: PF PCI addresses.
+    type: list
+    elements: str
+  path:
+    description: The pools file.
+    type: path
+    default: /etc/vmnet/sriov/pools.json
+  device_plugin_config:
+    description:
+      - Also write the pools file here, for the SR-IOV network device plugin (its default is
+        C(/etc/pcidp/config.json)).
+    type: path
+  sysfs_root:
+    description: Where sysfs is mounted (to report the VFs that the pool selects now).
+    type: path
+    default: /sys
+requirements:
+  - pyroute2 (optional, for the VF settings in RV(devices))
+seealso:
+  - module: vmnet.networks.sriov_vf
+'''
+
+EXAMPLES = r'''
+- name: The seed's pool - VFs of an Intel PF bound to vfio-pci
+  vmnet.networks.sriov_pool:
+    name: intel.com/mellanox_SRIOV_25G
+    vendors: ["8086"]
+    devices: ["154c"]
+    drivers: [vfio-pci]
+    device_plugin_config: /etc/pcidp/config.json
+
+- name: Four VFs of ens1f0 for another pool
+  vmnet.networks.sriov_pool:
+    name: example.com/fast_net
+    pf_names: ["ens1f0#0-3"]
+    drivers: [vfio-pci]
+'''
+
+RETURN = r'''
+pool:
+  description: The pool's entry as the device plugin takes it (null when absent).
+  returned: always
+  type: dict
+  sample: {"resourceName": "mellanox_SRIOV_25G", "selectors": {"vendors": ["8086"], "devices": ["154c"], "drivers": ["vfio-pci"]}}
+config:
+  description: The whole pools file after the run.
+  returned: always
+  type: dict
+devices:
+  description: The VFs the pool selects now (C(pci_address), C(pf), C(vf), C(driver), ...).
+  returned: when state is present
+  type: list
+  elements: dict
+'''
+
+import os
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.vmnet.networks.plugins.module_utils import sriov
+from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
+from ansible_collections.vmnet.networks.plugins.module_utils.host import sriov_netlink
+from ansible_collections.vmnet.networks.plugins.module_utils.host.sysfs import Sysfs
+
+
+def ensure(module):
+    params = module.params
+    prefix, short = sriov.split_resource_name(params['name'])
+    full = '%s/%s' % (prefix, short)
+    doc = sriov.load_pools(params['path'])
+    before_text = sriov.dump_pools(doc) if os.path.exists(params['path']) else ''
+    others = [e for e in doc['resourceList'] if sriov.full_resource_name(e) != full]
+    position = next((i for i, e in enumerate(doc['resourceList']) if sriov.full_resource_name(e) == full), len(others))
+    entry = None
+    if params['state'] == 'present':
+        selectors = dict((k, params[k]) for k, _key in sriov.SELECTORS)
+        entry = sriov.pool_entry(full, selectors)
+        others.insert(position, entry)
+    after = dict(doc, resourceList=others)
+    after_text = sriov.dump_pools(after)
+    targets = [params['path']] + ([params['device_plugin_config']] if params['device_plugin_config'] else [])
+    stale = [p for p in targets if _content(p) != after_text]
+    if params['state'] == 'absent' and not os.path.exists(params['path']) and not params['device_plugin_config']:
+        stale = []
+    if stale and not module.check_mode:
+        for target in stale:
+            sriov.write_file(target, after_text)
+    result = dict(changed=bool(stale), pool=entry, config=after)
+    if module._diff:
+        result['diff'] = {'before': before_text, 'after': after_text, 'before_header': params['path'],
+                          'after_header': params['path']}
+    if entry is not None:
+        result['devices'] = _devices(params['sysfs_root'], entry)
+    return result
+
+
+def _content(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
+def _devices(sysfs_root, entry):
+    netlink = sriov_netlink.PfNetlink() if sriov_netlink.HAS_PYROUTE2 else None
+    try:
+        return sriov.pool_devices(sriov.Host(Sysfs(sysfs_root), netlink, None), entry)
+    finally:
+        if netlink:
+            netlink.close()
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        name=dict(type='str', required=True),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+        vendors=dict(type='list', elements='str'),
+        devices=dict(type='list', elements='str'),
+        drivers=dict(type='list', elements='str'),
+        pf_names=dict(type='list', elements='str'),
+        root_devices=dict(type='list', elements='str'),
+        path=dict(type='path', default=sriov.POOLS_PATH),
+        device_plugin_config=dict(type='path'),
+        sysfs_root=dict(type='path', default='/sys'),
+    ), supports_check_mode=True)
+    try:
+        result = ensure(module)
+    except VmnetError as exc:
+        module.fail_json(msg=str(exc), field=exc.field)
+    except Exception as exc:  # an unexpected failure still reports, with its trace
+        module.fail_json(msg='%s: %s' % (type(exc).__name__, exc), exception=traceback.format_exc())
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
