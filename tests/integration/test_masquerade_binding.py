@@ -205,7 +205,7 @@ def test_ipv6_dhcpv6_router_advertisements_and_nat(tmp_path, make_domain, peer_s
         client, client_ip = network.client()
         client_v6 = [a['local'] for a in ip_json('-n', client, 'addr', 'show', 'eth0')[0]['addr_info']
                      if a['family'] == 'inet6' and a['scope'] == 'global'][0]
-        server = peer_server(client, client_v6, 7777)
+        server = peer_server(client, '::', 7777)   # the client's address may still be in DAD
         guest = make_domain('vmntmasq6', cmdline='vmnet.connect=%s:7777' % client_v6)
         spec = manifest(guest.name, ports=[{'port': 80}])
         net, iface = apply(network, spec, guest.name)

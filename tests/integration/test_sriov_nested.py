@@ -41,8 +41,8 @@ STEPS = [
     ('create-check', 'sriov_vf', {'pf': 'eth0', 'num_vfs': 2, 'vfs': [VF0, VF1_VFIO]}, True, ''),
     ('create', 'sriov_vf', {'pf': 'eth0', 'num_vfs': 2, 'vfs': [VF0, VF1_VFIO]}, False, ''),
     ('create-again', 'sriov_vf', {'pf': 'eth0', 'num_vfs': 2, 'vfs': [VF0, VF1_VFIO]}, False,
-     'ip -d link show eth0 > /tmp/scratch/iplink.txt; python3 /tmp/scratch/vfio_status.py 0000:00:13.2'
-     ' > /tmp/scratch/vfio.txt 2>&1'),
+     'ip -d link show eth0 > /run/scratch/iplink.txt; python3 /run/scratch/vfio_status.py 0000:00:13.2'
+     ' > /run/scratch/vfio.txt 2>&1'),
     ('rollback', 'sriov_vf', {'pf': 'eth0', 'vfs': [{'vf': 0, 'vlan': 200}, {'vf': 1, 'link_state': 'disable'}]},
      False, ''),
     ('info', 'sriov_vf_info', {'pf': '0000:00:03.0'}, False, ''),
@@ -77,7 +77,7 @@ def _qemu10():
 def _run_script():
     lines = ['cd /', 'export PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=%s' % COLLECTIONS,
              # the PF driver, as udev would load it; vfio-pci is left to the module
-             'modprobe igb; modprobe igbvf', 'S=/tmp/scratch']
+             'modprobe igb; modprobe igbvf', 'S=/run/scratch']
     for number, (name, module, _args, _check, shell) in enumerate(STEPS):
         stem = '%02d-%s' % (number, name)
         if shell:

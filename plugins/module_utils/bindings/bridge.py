@@ -31,10 +31,7 @@ def discover(pod, iface, queues):
     """Read the untouched pod NIC and make the binding's record (reference §2.1)."""
     pod_iface = iface['podInterfaceName']
     with pod.namespace() as ns:
-        link = ns.link(pod_iface)
-        if link is None:
-            raise VmnetError('pod interface %s of network "%s" is missing in %s: attach the network '
-                             'first (vm_network)' % (pod_iface, iface['network'], pod.netns))
+        link = common.pod_link(ns, pod, iface)
         addresses = ns.addresses(pod_iface)
         routes = ns.ipv4_routes(pod_iface)
         arp_ignore = netlink.sysctl_get(pod.netns, ARP_IGNORE)

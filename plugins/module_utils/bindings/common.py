@@ -8,7 +8,18 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
+from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import glue
+
+
+def pod_link(ns, pod, iface):
+    """The pod interface of ``iface`` in the open namespace ``ns``; a clear error when the
+    network has not been attached."""
+    link = ns.link(iface['podInterfaceName'])
+    if link is None:
+        raise VmnetError('pod interface %s of network "%s" is missing in %s: attach the network first '
+                         '(vm_network)' % (iface['podInterfaceName'], iface['network'], pod.netns))
+    return link
 
 
 def converge(pod, record, want, have, steps, check_mode, previous):

@@ -45,10 +45,7 @@ def vm_addresses(cidr):
 def discover(pod, iface, queues):
     pod_iface = iface['podInterfaceName']
     with pod.namespace() as ns:
-        link = ns.link(pod_iface)
-        if link is None:
-            raise VmnetError('pod interface %s is missing in %s: attach the network first (vm_network)'
-                             % (pod_iface, pod.netns))
+        link = common.pod_link(ns, pod, iface)
         addresses = ns.addresses(pod_iface)
     families = {'ipv4': iface['vmNetworkCIDR'] if any(':' not in a for a in addresses) else None,
                 'ipv6': iface['vmIPv6NetworkCIDR'] if any(':' in a for a in addresses) else None}

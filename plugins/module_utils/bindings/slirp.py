@@ -34,7 +34,7 @@ __metaclass__ = type
 import hashlib
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
-from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
+from ansible_collections.vmnet.networks.plugins.module_utils.bindings import common
 from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_qemu_args
 
 MODELS = ('e1000', 'rtl8139')
@@ -65,10 +65,7 @@ def host_forwards(ports):
 def discover(pod, iface, queues):
     pod_iface = iface['podInterfaceName']
     with pod.namespace() as ns:
-        link = ns.link(pod_iface)
-        if link is None:
-            raise VmnetError('pod interface %s is missing in %s: attach the network first (vm_network)'
-                             % (pod_iface, pod.netns))
+        link = common.pod_link(ns, pod, iface)
         addresses = ns.addresses(pod_iface)
     return {'interface': iface['name'], 'binding': 'slirp', 'pod_iface': pod_iface,
             'original': {'mac': link['mac'], 'addresses': addresses},
