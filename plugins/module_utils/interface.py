@@ -134,7 +134,8 @@ def remove(pod, iface, domain, check_mode, keep_domain=False):
             pod.state.delete('interfaces', iface_name)
         if pod.exists():
             actions += sync_dhcp(pod, iface_name, None, check_mode)
-    if domain is not None and not keep_domain and not pod.state.names('interfaces'):
+    others = [name for name in pod.state.names('interfaces') if name != iface_name]  # check mode kept it
+    if domain is not None and not keep_domain and not others:
         actions += domain.remove_pod_metadata(check_mode)
     return {'changed': bool(actions), 'actions': actions, 'restart_required': nic.get('restart_required', False),
             'diff': {'before': {'pod': before, 'domain_nic': nic['before']},

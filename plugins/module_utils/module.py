@@ -8,11 +8,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import traceback
+from contextlib import contextmanager
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
+from ansible_collections.vmnet.networks.plugins.module_utils import sriov
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host import k8s, nad_store, netlink
+from ansible_collections.vmnet.networks.plugins.module_utils.host import k8s, libvirt_domain, nad_store, netlink, sriov_netlink
+from ansible_collections.vmnet.networks.plugins.module_utils.host.sysfs import Sysfs
 from ansible_collections.vmnet.networks.plugins.module_utils.pod import Pod
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import normalize
 
@@ -93,7 +96,20 @@ def find(module, items, name, kind):
 def pod(module, spec):
     params = module.params
     return Pod(vm_name(module, spec), params['state_dir'], params['cni_conf_dir'],
-               params['cni_bin_dir'], params['node_netns'], params['nad_dir'])
+               params['cni_bin_dir'], params['node_netns'], params['nad_dir'],
+               sriov_pools_file=params.get('sriov_pools_file'))
+
+
+@contextmanager
+def sriov_host(pod, iface, uri):
+    """For an interface with the sriov binding, this host's SR-IOV side for the run
+    (``pod.sriov_host``), with the VFs that running libvirt domains use."""
+    if iface['binding'] != 'sriov':
+        yield
+        return
+    with sriov_netlink.PfNetlink() as pf_netlink:
+        pod.sriov_host = sriov.Host(Sysfs(), pf_netlink, libvirt_domain.pci_hostdev_users(uri))
+        yield
 
 
 def run(module, work):

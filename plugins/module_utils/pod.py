@@ -7,13 +7,16 @@ This is what the kubelet and Multus do for a virt-launcher pod: create the sandb
 the network's CNI configuration with the pod interface name, keep the result for CHECK
 and DEL. A ``pod`` network runs the host's default CNI network; a ``multus`` network the
 configuration of the NetworkAttachmentDefinition it names (local store), with the
-interface's ``macAddress`` requested from the plugins as Multus requests it.
+interface's ``macAddress`` requested from the plugins as Multus requests it. A NAD of
+sriov-cni runs no CNI (there is no sriov-cni here, and with a vfio-pci VF it would move
+nothing into the pod): the attachment is recorded for the sriov binding, which allocates
+the VF (bindings/sriov.py).
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.vmnet.networks.plugins.module_utils import names, nad
+from ansible_collections.vmnet.networks.plugins.module_utils import names, nad, sriov
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, netlink
 from ansible_collections.vmnet.networks.plugins.module_utils.host.nad_store import LocalNadStore
@@ -24,13 +27,17 @@ class Pod(object):
     """The pod of one VM; use as a context manager to hold the VM's lock."""
 
     def __init__(self, vm, state_dir=None, cni_conf_dir='/etc/cni/net.d', cni_bin_dirs=None,
-                 node_netns=None, nad_dir=None):
+                 node_netns=None, nad_dir=None, sriov_pools_file=None):
         self.vm = vm
         self.netns = names.pod_netns(vm)
         self.state = VmState(state_dir, vm)
         self.cni_conf_dir = cni_conf_dir
         self.cni = cni.CniRuntime(cni_bin_dirs, node_netns)
         self.nads = LocalNadStore(nad_dir)
+        # the sriov binding's VFs: their pools (sriov_pool), and the host they are on
+        # (an sriov.Host; None: this host's, see bindings/sriov.py)
+        self.sriov_pools_file = sriov_pools_file or sriov.POOLS_PATH
+        self.sriov_host = None
 
     def __enter__(self):
         self.state.lock()
@@ -69,6 +76,12 @@ class Pod(object):
         conflist, source = self.network_config(network)
         if network['source'] == 'multus':
             nad.check_binding(conflist, iface and iface['binding'], network['name'])
+            if sriov_network(conflist):
+                if iface and iface['binding'] != 'sriov':
+                    raise VmnetError('network "%s": %s is an SR-IOV network (CNI type sriov): only an interface '
+                                     'with the sriov binding can use it' % (network['name'], source),
+                                     field='networks')
+                return conflist, source, None, None
         missing = self.cni.missing_plugins(conflist)
         if missing:
             raise cni.CniError('network "%s": CNI plugin(s) %s of %s not found in %s' % (
@@ -105,6 +118,8 @@ class Pod(object):
             actions.append('create network namespace %s' % self.netns)
             if not check_mode:
                 netlink.create_netns(self.netns)
+        if network['source'] == 'multus' and sriov_network(conflist):
+            return self._ensure_sriov(network, conflist, source, record, actions, check_mode)
         add_args = cni_args
         if record and record.get('result') and (record['config'], record.get('cni_args') or {}) == (conflist, cni_args):
             if new_sandbox:
@@ -153,6 +168,31 @@ class Pod(object):
         self.state.write('networks', network['name'], record)
         return True, actions, record
 
+    def _ensure_sriov(self, network, conflist, source, record, actions, check_mode):
+        """Record an SR-IOV network, without CNI; the NAD it names is read by the sriov
+        binding. A CNI attachment it replaces is deleted."""
+        multus = network['multus']
+        want = {'network': network['name'], 'ifname': network['podInterfaceName'], 'config': conflist,
+                'config_source': source, 'result': None,
+                'sriov_nad': {'namespace': multus['namespace'], 'name': multus['networkName']}}
+        if record == want:
+            return bool(actions), actions, record
+        if record:
+            bound = self.users(record['ifname'])
+            if bound:
+                raise VmnetError('network "%s": its configuration changed, but interface "%s" is bound to it: remove '
+                                 'the interface first (vm_interface state=absent), then apply both again'
+                                 % (network['name'], bound[0]['interface']), field='networks')
+            actions.append('re-attach %s (configuration changed)' % record['ifname'])
+            if not check_mode:
+                self._delete(record)
+        actions.append('record SR-IOV network %s (%s): no CNI, its interface\'s binding allocates the VF'
+                       % (network['name'], source))
+        if check_mode:
+            return True, actions, None
+        self.state.write('networks', network['name'], want)
+        return True, actions, want
+
     def _undo_add(self, record, fresh_pod):
         """A failed ADD leaves nothing behind: DEL what the plugins made (as a kubelet tears
         a failed sandbox down), forget the record, and remove the pod if this run made it."""
@@ -192,7 +232,8 @@ class Pod(object):
                 raise VmnetError('network "%s" is still used by interface(s) %s: remove them first '
                                  '(vm_interface state=absent)'
                                  % (network_name, ', '.join(r['interface'] for r in users)))
-            actions.append('CNI DEL %s' % record['ifname'])
+            actions.append('forget SR-IOV network %s' % network_name if record.get('sriov_nad')
+                           else 'CNI DEL %s' % record['ifname'])
             if not check_mode:
                 self._delete(record)
                 self.state.delete('networks', network_name)
@@ -201,7 +242,7 @@ class Pod(object):
         return bool(actions), actions
 
     def _delete(self, record):
-        if self.exists():
+        if self.exists() and not record.get('sriov_nad'):
             self.cni.delete(record['config'], record['container_id'], self.netns_path,
                             record['ifname'], record.get('result'), record.get('cni_args'), record.get('runtime_config'))
 
@@ -240,3 +281,8 @@ class Pod(object):
             'mtu': mtu,
             'bound_by': [r['interface'] for r in self.users(record['ifname'])],
         }
+
+
+def sriov_network(conflist):
+    """Whether a NAD's configuration is sriov-cni's (an SR-IOV network)."""
+    return any(plugin['type'] == 'sriov' for plugin in conflist['plugins'])

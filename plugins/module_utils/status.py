@@ -4,7 +4,9 @@
 """A VM's interfaces as a VMI's ``status.interfaces`` reports them (reference §8).
 
 Built like virt-handler builds it: from the domain's NICs (matched by their ``ua-``
-alias; slirp NICs are QEMU arguments, see host/libvirt_qemu_args.py), overlaid with the
+alias; slirp NICs are QEMU arguments, see host/libvirt_qemu_args.py) and SR-IOV host
+devices (alias ``ua-sriov-<name>``: no link state or queue count, the MAC asked for or
+the VF's admin MAC, from the binding record), overlaid with the
 pod's IPs from the binding records, then merged with what the QEMU guest agent reports,
 matched by MAC (guest-only NICs appended, at most 10). The primary network's entry comes
 first.
@@ -16,6 +18,7 @@ __metaclass__ = type
 from ansible_collections.vmnet.networks.plugins.module_utils import names
 from ansible_collections.vmnet.networks.plugins.module_utils.bindings import BINDINGS
 from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_qemu_args
+from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_domain import SRIOV_ALIAS_PREFIX
 
 MAX_GUEST_ONLY = 10
 
@@ -23,15 +26,19 @@ MAX_GUEST_ONLY = 10
 def interfaces(pod, domain):
     """``status.interfaces`` of the VM; ``domain`` may be None (gone): records only."""
     records = dict((n, pod.state.read('interfaces', n)) for n in pod.state.names('interfaces'))
-    nics = []
+    nics, hostdevs = [], []
     if domain is not None:
         nics = domain.list_nics() + [{'alias': nic['alias'], 'config': nic, 'live': None}
                                      for nic in libvirt_qemu_args.list_nics(domain)]
+        hostdevs = domain.list_hostdevs()
     agent = dict((g['mac'], g) for g in domain.guest_interfaces()) if domain is not None else {}
     entries = []
     for nic in nics:
         name = nic['alias'][len(names.user_alias('')):]
         entries.append(entry(name, nic['live'] or nic['config'], records.get(name), agent))
+    for hostdev in hostdevs:
+        name = hostdev['alias'][len(SRIOV_ALIAS_PREFIX):]
+        entries.append(entry(name, hostdev['live'] or hostdev['config'], records.get(name), agent))
     for name, record in sorted(records.items()):
         if record and not any(e['name'] == name for e in entries):
             entries.append(entry(name, None, record, agent))
@@ -49,10 +56,11 @@ def entry(name, nic, record, agent=None):
     if record:
         result['podInterfaceName'] = record['pod_iface']
         ips = BINDINGS[record['binding']].status_ips(record)
-    if nic:
+    if nic and 'source' not in nic:
         # a slirp NIC has no link state or queues: always up, one queue
         result.update(mac=nic['mac'], linkState=nic.get('link_state', 'up'), queueCount=nic.get('queues') or 1)
     elif record:
+        # an SR-IOV host device (its ``source``, the VF) has neither: the record has the MAC
         result['mac'] = record.get('guest_mac')
     guest = (agent or {}).get(result.get('mac'))
     if guest:

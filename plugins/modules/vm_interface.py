@@ -41,6 +41,18 @@ description:
     the pod, QEMU runs in the host's namespace: ports are forwarded from the host's C(127.0.0.1) only (two
     VMs forwarding the same port collide, the second fails to start), the guest's connections leave from the
     host, and C(10.0.2.2) is the host's loopback. The status reports the pod's IPs, as KubeVirt did."
+  - "C(sriov) binding (a C(multus) network whose NetworkAttachmentDefinition is of CNI type C(sriov)): nothing
+    in the pod. The interface gets a free VF of the SR-IOV pool that the NAD's
+    C(k8s.v1.cni.cncf.io/resourceName) annotation names (pools of O(sriov_pools_file), see
+    M(vmnet.networks.sriov_pool)): a VF bound to C(vfio-pci) beforehand (M(vmnet.networks.sriov_vf)), allocated
+    to no other interface and used by no running domain; it is kept under O(state_dir)C(/<vm>/sriov/). The NAD's
+    C(vlan), C(vlanQoS), C(vlanProto), C(mac), C(min_tx_rate), C(max_tx_rate), C(spoofchk), C(trust) and
+    C(link_state) are set on the VF through its PF as sriov-cni sets them, O(spec) C(macAddress) as the VF's
+    admin MAC (the MAC the guest sees); O(state=absent) puts the VF's original settings back and frees it.
+    The domain gets KubeVirt's C(<hostdev mode='subsystem' type='pci' managed='no'>) with the VF's host
+    address, alias C(ua-sriov-<name>), C(pciAddress) and C(bootOrder): no MAC, link state or multiqueue. Added
+    to a running domain it is hot-plugged. The status reports no C(linkState) or C(queueCount), and as MAC
+    C(macAddress) or else the VF's admin MAC."
   - An interface whose spec C(state) is C(absent) is removed, as with O(state=absent).
 version_added: 0.1.0
 author:
@@ -97,6 +109,12 @@ options:
       - The resolver configuration whose servers and search domains the guest gets.
     type: path
     default: /etc/resolv.conf
+  sriov_pools_file:
+    description:
+      - The SR-IOV device pools (the SR-IOV network device plugin's C(config.json) format, written by
+        M(vmnet.networks.sriov_pool)) that C(sriov) interfaces take their VFs from.
+    type: path
+    default: /etc/vmnet/sriov/pools.json
 requirements:
   - libvirt-python
 '''
@@ -168,7 +186,7 @@ restart_required:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.vmnet.networks.plugins.module_utils import interface
+from ansible_collections.vmnet.networks.plugins.module_utils import interface, sriov
 from ansible_collections.vmnet.networks.plugins.module_utils import module as common
 from ansible_collections.vmnet.networks.plugins.module_utils.host import dhcp, libvirt_domain
 
@@ -181,7 +199,8 @@ def main():
                          uri=dict(type='str', default='qemu:///system'),
                          dns_servers=dict(type='list', elements='str'),
                          dns_search=dict(type='list', elements='str'),
-                         resolv_conf=dict(type='path', default='/etc/resolv.conf'))
+                         resolv_conf=dict(type='path', default='/etc/resolv.conf'),
+                         sriov_pools_file=dict(type='path', default=sriov.POOLS_PATH))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     common.require_pyroute2(module)
     if not libvirt_domain.HAS_LIBVIRT:
@@ -198,7 +217,7 @@ def main():
     def work():
         domain = libvirt_domain.find_domain(params['uri'], params['domain'] or pod.vm, required=not absent)
         try:
-            with pod:
+            with pod, common.sriov_host(pod, iface, params['uri']):
                 if absent:
                     result = interface.remove(pod, iface, domain, module.check_mode)
                 else:

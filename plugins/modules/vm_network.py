@@ -28,6 +28,11 @@ description:
     bridge plugin's C(macspoofchk) let the guest's frames through."
   - "A NAD whose plugins need the pod interface to keep its MAC (C(macvlan), C(ipvlan)) is refused for an
     interface with the C(bridge) binding, which moves that MAC to the VM (KubeVirt's documented limitation)."
+  - "A NAD of CNI type C(sriov) (sriov-cni) runs no CNI: KubeVirt's VF is bound to C(vfio-pci), where sriov-cni
+    (its \"DPDK mode\") moves nothing into the pod, and libvirt hosts have no sriov-cni. The attachment is only
+    recorded (no RV(pod_interface)); the interface's C(sriov) binding (M(vmnet.networks.vm_interface)) allocates
+    the VF of the NAD's C(k8s.v1.cni.cncf.io/resourceName) pool and sets the NAD's VF settings. Only an
+    interface with the C(sriov) binding can use such a network."
   - Everything is checked (the NAD, its plugins' binaries, the binding) before the host is touched; a CNI
     C(ADD) that fails is undone with C(DEL), and the plugin's error is reported.
   - CNI results are kept under O(state_dir)C(/<vm>/networks/) so that C(CHECK), C(DEL) and drift repair

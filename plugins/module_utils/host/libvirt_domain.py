@@ -276,10 +276,11 @@ def parse_interface(element):
     }
 
 
-def _find_nic(domain_root, alias):
+def _find_nic(domain_root, alias, tag='interface'):
+    """The device element ``tag`` (``interface``, ``hostdev``) with ``alias``, or None."""
     if domain_root is None:
         return None
-    for element in domain_root.findall('./devices/interface'):
+    for element in domain_root.findall('./devices/' + tag):
         if _attr(element, 'alias', 'name') == alias:
             return element
     return None
@@ -420,10 +421,13 @@ class DomainNics(object):
     def remove(self, alias, check_mode=False):
         """Hot-unplug the NIC (when live) and remove it from the persistent definition.
         A NIC that is not there is fine."""
+        return self._remove(alias, 'interface', parse_interface, check_mode)
+
+    def _remove(self, alias, tag, parse, check_mode):
         self._require_persistent()
         config, live = self._definitions()
-        config_nic, live_nic = _find_nic(config, alias), _find_nic(live, alias)
-        before = {'config': parse_interface(config_nic), 'live': parse_interface(live_nic)}
+        config_nic, live_nic = _find_nic(config, alias, tag), _find_nic(live, alias, tag)
+        before = {'config': parse(config_nic), 'live': parse(live_nic)}
         steps = []
         if live_nic is not None:
             self._require_hotplug(live)
@@ -433,6 +437,75 @@ class DomainNics(object):
         if not check_mode:
             self._run(steps)
         return self._result(before, {'config': None, 'live': None}, steps, False)
+
+    # --- SR-IOV: PCI host devices (ua-sriov-<name>) ---
+
+    def list_hostdevs(self):
+        """Every PCI host device with an SR-IOV user alias: ``[{'alias', 'config', 'live'}]``
+        (``parse_hostdev`` dicts), in the order of the persistent definition, then those
+        that are only live."""
+        config, live = self._definitions()
+        aliases = []
+        for root in (config, live):
+            for element in root.findall('./devices/hostdev') if root is not None else []:
+                alias = _attr(element, 'alias', 'name')
+                if alias and alias.startswith(SRIOV_ALIAS_PREFIX) and alias not in aliases:
+                    aliases.append(alias)
+        return [{'alias': alias,
+                 'config': parse_hostdev(_find_nic(config, alias, 'hostdev')),
+                 'live': parse_hostdev(_find_nic(live, alias, 'hostdev'))} for alias in aliases]
+
+    def ensure_hostdev(self, hostdev_xml, check_mode=False):
+        """Make the PCI host device ``hostdev_xml`` (``render_hostdev``) exist, matched by
+        its alias, as ``ensure`` makes a NIC: in the persistent definition (replaced when
+        it differs) and, when the domain runs, live (hot-plug). A live device that
+        differs is left alone and ``restart_required`` is set."""
+        desired = ET.fromstring(hostdev_xml)
+        want = parse_hostdev(desired)
+        alias = want['alias'] if want else None
+        if not (alias and alias.startswith(SRIOV_ALIAS_PREFIX)):
+            raise VmnetError('a PCI <hostdev> with alias "%s<name>" is required' % SRIOV_ALIAS_PREFIX, field='alias')
+        self._require_persistent()
+        config, live = self._definitions()
+        config_dev, live_dev = _find_nic(config, alias, 'hostdev'), _find_nic(live, alias, 'hostdev')
+        before = {'config': parse_hostdev(config_dev), 'live': parse_hostdev(live_dev)}
+        if want['pci_address'] is None and (before['config'] or before['live']):
+            # the guest address libvirt chose is kept, as for a NIC
+            kept = (before['config'] or before['live'])['pci_address']
+            if kept:
+                _write_pci_address(desired, kept)
+                want = parse_hostdev(desired)
+        after = {'config': want, 'live': before['live']}
+        steps = []
+        restart_required = False
+        if live is not None and config_dev is None and live_dev is None:
+            self._require_hotplug(live)
+            steps.append(self._attach(desired, 'attach and hot-plug "%s"' % alias, live=True, config=True))
+            after['live'] = want
+        else:
+            if config_dev is None:
+                steps.append(self._attach(desired, 'attach "%s" to the persistent definition' % alias))
+            elif before['config'] != want:
+                steps.append(self._replace(config_dev, desired, 'replace "%s" in the persistent definition (%s)'
+                                           % (alias, ', '.join(_hostdev_differences(want, before['config'])))))
+            if live is not None and live_dev is None:
+                self._require_hotplug(live)
+                steps.append(self._attach(desired, 'hot-plug "%s"' % alias, live=True, config=False))
+                after['live'] = want
+            elif live is not None:
+                restart_required = before['live'] != want
+        if check_mode or not steps:
+            return self._result(before, after, steps, restart_required)
+        self._run(steps)
+        config, live = self._definitions()
+        return self._result(before, {'config': parse_hostdev(_find_nic(config, alias, 'hostdev')),
+                                     'live': parse_hostdev(_find_nic(live, alias, 'hostdev'))},
+                            steps, restart_required)
+
+    def remove_hostdev(self, alias, check_mode=False):
+        """Hot-unplug the PCI host device with ``alias`` (when live) and remove it from the
+        persistent definition. One that is not there is fine."""
+        return self._remove(alias, 'hostdev', parse_hostdev, check_mode)
 
     # --- the pod's record in the domain ---
 
@@ -568,17 +641,18 @@ class DomainNics(object):
 
         def unplug():
             self._domain.detachDeviceFlags(xml, libvirt.VIR_DOMAIN_AFFECT_LIVE)
-            self._wait_unplugged(alias)
+            self._wait_unplugged(alias, live_nic.tag)
 
         return _Step('hot-unplug "%s"' % alias, unplug,
                      lambda: self._domain.attachDeviceFlags(xml, libvirt.VIR_DOMAIN_AFFECT_LIVE))
 
-    def _wait_unplugged(self, alias):
+    def _wait_unplugged(self, alias, tag='interface'):
         # libvirt waits 5 s for the guest to release the device, then returns anyway.
         deadline = time.monotonic() + self._unplug_timeout
-        while _find_nic(ET.fromstring(self._domain.XMLDesc(0)), alias) is not None:
+        while _find_nic(ET.fromstring(self._domain.XMLDesc(0)), alias, tag) is not None:
             if time.monotonic() > deadline:
-                raise VmnetError('the guest did not release the NIC within %d s' % self._unplug_timeout)
+                raise VmnetError('the guest did not release the %s within %d s'
+                                 % ('NIC' if tag == 'interface' else 'device', self._unplug_timeout))
             time.sleep(_UNPLUG_POLL_SECONDS)
 
     def _run(self, steps):
@@ -665,6 +739,10 @@ def parse_hostdev(element):
         'boot_order': _int_attr(element, 'boot', 'order'),
         'managed': element.get('managed') == 'yes',
     }
+
+
+def _hostdev_differences(want, have):
+    return [field for field in ('source', 'pci_address', 'boot_order', 'managed') if want[field] != have[field]]
 
 
 def hostdevs(domain_root):
