@@ -52,6 +52,7 @@ def libvirt_hook(tmp_path, podnet, libvirt_conn):
     pyroute2), then libvirtd restarts to read it; both are undone at teardown."""
     if os.path.exists(HOOK):
         pytest.fail('%s exists already: not ours to replace' % HOOK)
+    made_dirs = [d for d in (os.path.dirname(os.path.dirname(HOOK)), os.path.dirname(HOOK)) if not os.path.isdir(d)]
     playbook = tmp_path / 'hook.yml'
     playbook.write_text(json.dumps([{
         'hosts': 'localhost', 'gather_facts': False,
@@ -71,6 +72,8 @@ def libvirt_hook(tmp_path, podnet, libvirt_conn):
     finally:
         if os.path.exists(HOOK):
             os.unlink(HOOK)
+        for directory in reversed(made_dirs):
+            os.rmdir(directory)
         restart_libvirtd(libvirt_conn)
 
 
