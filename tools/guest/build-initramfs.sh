@@ -14,6 +14,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tools/lib/kernel-modules.sh
+. "$here/../lib/kernel-modules.sh"
 [ $# -eq 1 ] || { echo "usage: $0 OUT.gz" >&2; exit 2; }
 out=$(realpath -m "$1")
 vmlinux=${out%.gz}.vmlinux
@@ -24,37 +26,9 @@ readonly BUSYBOX=/bin/busybox     # busybox-static: no libraries needed in the i
 # busybox has no DHCPv6 client: dhcpcd (dhcpcd-base) with the C library it links.
 readonly DHCPCD=/usr/sbin/dhcpcd
 
-newest_kernel() {
-  local v
-  for v in $(printf '%s\n' /lib/modules/6.1.0-*-amd64 | sort -V -r); do
-    v=${v##*/}
-    [ -f "/boot/vmlinuz-$v" ] && { echo "$v"; return; }
-  done
-  echo "build-initramfs: no Debian 6.1 kernel with modules (install linux-image-amd64)" >&2
-  return 1
-}
-
 kver=${VMNET_GUEST_KERNEL:-$(newest_kernel)}
 vmlinuz=/boot/vmlinuz-$kver
 moddir=/lib/modules/$kver
-
-# The modules to insmod, dependencies first (modules.dep lists each module's
-# dependencies, the last one to be loaded first).
-load_order() {
-  local driver line deps dep i
-  declare -A seen=()
-  for driver in "${DRIVERS[@]}"; do
-    line=$(grep -E "(^|/)${driver}\.ko:" "$moddir/modules.dep") || {
-      echo "build-initramfs: $driver is not a module of $kver" >&2; return 1; }
-    read -r -a deps <<< "${line#*:}"
-    for ((i = ${#deps[@]} - 1; i >= 0; i--)); do
-      dep=${deps[i]}
-      [ -n "${seen[$dep]:-}" ] || { seen[$dep]=1; echo "$dep"; }
-    done
-    dep=${line%%:*}
-    [ -n "${seen[$dep]:-}" ] || { seen[$dep]=1; echo "$dep"; }
-  done
-}
 
 # Writes the ELF kernel inside an xz-compressed bzImage to $2; fails if there is none.
 extract_vmlinux() {
@@ -110,8 +84,8 @@ build_kernel() {
   fi
 }
 
-mapfile -t modules < <(load_order)
-inputs=("$here/build-initramfs.sh" "$here/init" "$here/dhcp-event.sh" "$here/dhcp6-event.sh" "$BUSYBOX" "$DHCPCD"
+mapfile -t modules < <(load_order "$moddir" "${DRIVERS[@]}")
+inputs=("$here/build-initramfs.sh" "$here/../lib/kernel-modules.sh" "$here/init" "$here/dhcp-event.sh" "$here/dhcp6-event.sh" "$BUSYBOX" "$DHCPCD"
   "$vmlinuz" "/boot/config-$kver")
 for m in "${modules[@]}"; do
   case "$m" in

@@ -13,6 +13,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tools/lib/kernel-modules.sh
+. "$here/../lib/kernel-modules.sh"
 [ $# -eq 1 ] || { echo "usage: $0 OUT.gz" >&2; exit 2; }
 out=$(realpath -m "$1")
 vmlinux=${out%.gz}.vmlinux
@@ -21,38 +23,12 @@ vmlinux=${out%.gz}.vmlinux
 readonly MODULES=(virtio_pci 9pnet_virtio 9p)
 readonly BUSYBOX=/bin/busybox
 
-newest_kernel() {
-  local v
-  for v in $(printf '%s\n' /lib/modules/6.1.0-*-amd64 | sort -V -r); do
-    v=${v##*/}
-    [ -f "/boot/vmlinuz-$v" ] && { echo "$v"; return; }
-  done
-  echo "nested build-initramfs: no Debian 6.1 kernel with modules (install linux-image-amd64)" >&2
-  return 1
-}
-
 kver=${VMNET_GUEST_KERNEL:-$(newest_kernel)}
 vmlinuz=/boot/vmlinuz-$kver
 moddir=/lib/modules/$kver
 
-load_order() {
-  local module line deps dep i
-  declare -A seen=()
-  for module in "${MODULES[@]}"; do
-    line=$(grep -E "(^|/)${module}\.ko:" "$moddir/modules.dep") || {
-      echo "nested build-initramfs: $module is not a module of $kver" >&2; return 1; }
-    read -r -a deps <<< "${line#*:}"
-    for ((i = ${#deps[@]} - 1; i >= 0; i--)); do
-      dep=${deps[i]}
-      [ -n "${seen[$dep]:-}" ] || { seen[$dep]=1; echo "$dep"; }
-    done
-    dep=${line%%:*}
-    [ -n "${seen[$dep]:-}" ] || { seen[$dep]=1; echo "$dep"; }
-  done
-}
-
-mapfile -t modules < <(load_order)
-inputs=("$here/build-initramfs.sh" "$here/init" "$BUSYBOX" "$vmlinuz")
+mapfile -t modules < <(load_order "$moddir" "${MODULES[@]}")
+inputs=("$here/build-initramfs.sh" "$here/../lib/kernel-modules.sh" "$here/init" "$BUSYBOX" "$vmlinuz")
 for m in "${modules[@]}"; do
   case "$m" in
     *.ko) inputs+=("$moddir/$m") ;;
