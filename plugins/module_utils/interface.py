@@ -85,7 +85,8 @@ def bind(pod, spec, iface, nic_queues, dns, check_mode, rediscover=False):
     record = pod.state.read('interfaces', iface['name'])
     fresh = record is None
     previous = None if fresh else binding.desired(record)
-    if fresh or rediscover:
+    # only tap-based bindings (those with a glue) built pieces in the old pod to rebuild
+    if fresh or (rediscover and 'glue' in record):
         found = binding.discover(pod, iface, nic_queues)
         if record:
             found['original']['mac'] = record['original']['mac']
