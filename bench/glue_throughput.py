@@ -227,19 +227,26 @@ def report(results, ready, refused):
     baseline = PATHS[0][0]
     lines = ['Glue throughput: iperf3, %d x %d s per path and protocol, interleaved, median; '
              'server-side delivered Gbit/s; ratio to %s (goal >= %.2f)' % (RUNS, SECONDS, baseline, GOAL), '']
-    header = '%-20s' % 'path' + ''.join('| %-28s| %-6s' % (proto + ' runs -> median', 'ratio') for proto in PROTOCOLS)
-    lines += [header, '-' * len(header)]
-    for label in ready:
+    lines += ratio_table('path', ready, results, baseline, GOAL)
+    lines += ['%-20s| not measured: %s' % (label, why) for label, why in refused.items()]
+    lines.append('(! = below the goal)')
+    return '\n'.join(lines) + '\n'
+
+
+def ratio_table(first_column, labels, results, baseline, goal):
+    """Rows of runs, medians and ratios to ``baseline`` per protocol; ``!`` marks a ratio below ``goal``."""
+    header = '%-20s' % first_column + ''.join('| %-28s| %-6s' % (proto + ' runs -> median', 'ratio')
+                                              for proto in PROTOCOLS)
+    lines = [header, '-' * len(header)]
+    for label in labels:
         row = '%-20s' % label
         for proto in PROTOCOLS:
             runs = results[(label, proto)]
             ratio = median(runs) / median(results[(baseline, proto)])
             row += '| %-28s| %.3f%s' % (' '.join('%.2f' % r for r in runs) + ' -> %.2f' % median(runs),
-                                        ratio, ' ' if label == baseline or ratio >= GOAL else '!')
+                                        ratio, ' ' if label == baseline or ratio >= goal else '!')
         lines.append(row)
-    lines += ['%-20s| not measured: %s' % (label, why) for label, why in refused.items()]
-    lines.append('(! = below the goal)')
-    return '\n'.join(lines) + '\n'
+    return lines
 
 
 if __name__ == '__main__':

@@ -36,7 +36,7 @@ from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, ne
 from ansible_collections.vmnet.networks.plugins.module_utils.spec.model import KUBEVIRT_VM_CIDR
 
 from _netns import PREFIX, Ledger, exit_on_sigterm, median, netns_exec, tag, timed, warn
-from glue_throughput import IPERF_PORT, PROTOCOLS, RUNS, SECONDS, listening
+from glue_throughput import IPERF_PORT, PROTOCOLS, RUNS, SECONDS, listening, ratio_table
 from plumb_time import CNI_BIN, DNS, IFACE, NETWORK, FakeDomain, PodNetwork, library_leftovers, library_unplumb
 
 GOAL = 0.90
@@ -241,16 +241,7 @@ def report(results, evidence, counts):
     lines = ['Masquerade throughput: iperf3 from a client pod to the pod IP, %d x %d s per binding and protocol, '
              'interleaved, median; server-side delivered Gbit/s; pod MTU %d; ratio to the bridge binding '
              '(goal >= %.2f)' % (RUNS, SECONDS, MTU, GOAL), '']
-    header = '%-20s' % 'binding' + ''.join('| %-28s| %-6s' % (proto + ' runs -> median', 'ratio') for proto in PROTOCOLS)
-    lines += [header, '-' * len(header)]
-    for label in BINDINGS:
-        row = '%-20s' % label
-        for proto in PROTOCOLS:
-            runs = results[(label, proto)]
-            ratio = median(runs) / median(results[(baseline, proto)])
-            row += '| %-28s| %.3f%s' % (' '.join('%.2f' % r for r in runs) + ' -> %.2f' % median(runs),
-                                        ratio, ' ' if label == baseline or ratio >= GOAL else '!')
-        lines.append(row)
+    lines += ratio_table('binding', BINDINGS, results, baseline, GOAL)
     lines.append('(! = below the goal)')
     lines += ['', 'NAT on the path (client target -> address the iperf3 server was reached on): %s' % '; '.join(
         '%s %s' % item for item in evidence['reached'].items())]
