@@ -19,13 +19,29 @@ options:
     required: true
   vm:
     description:
-      - Name of the VM; its pod is the network namespace C(vmnet-<vm>) (long or unusual names
-        get C(vmnet-<first 40 characters>-<hash>)).
+      - Name of the VM, a DNS-1123 subdomain as Kubernetes requires (lower-case letters, digits,
+        C(-) and C(.), at most 253 characters); anything else is refused.
       - Defaults to the manifest's C(metadata.name).
+      - The VM's pod is identified by its namespace (the manifest's C(metadata.namespace), default
+        C(default)) and its name, C(<namespace>_<vm>), as KubeVirt names a VMI's domain: its
+        network namespace is C(vmnet-<namespace>_<vm>) and its records are kept in
+        O(state_dir)C(/<namespace>_<vm>/). Where that is longer than 63 characters, it becomes
+        C(<namespace[:20]>_<vm[:20]>_<hash of both>).
     type: str
+  permit_slirp_interface:
+    description:
+      - KubeVirt's C(permitSlirpInterface) cluster switch, as in M(vmnet.networks.vm_spec): a spec
+        with a C(slirp) interface is refused unless it is true, with KubeVirt's message
+        C(Slirp interface is not enabled in kubevirt-config). A slirp guest reaches every service
+        that listens on the host's C(127.0.0.1) (see M(vmnet.networks.vm_spec)).
+      - Checked again here because a spec is data: one that claims to be M(vmnet.networks.vm_spec)'s
+        output passes the same checks.
+    type: bool
+    default: false
   state_dir:
     description:
-      - Where the pod's records (CNI results, bindings, DHCP) are kept, one directory per VM.
+      - Where the pod's records (CNI results, bindings, DHCP) are kept, one directory per VM
+        (C(<namespace>_<vm>)), created 0700 with files 0600.
     type: path
     default: /var/lib/vmnet
   cni_conf_dir:

@@ -50,14 +50,14 @@ def ensure(pod, spec, iface, domain, dns, check_mode):
     fresh = pod.state.read('interfaces', iface['name']) is None
     if fresh and not pod.exists():
         if not check_mode:
-            raise VmnetError('the pod of VM "%s" does not exist: attach its networks first (vm_network)'
-                             % pod.vm)
+            raise VmnetError('the pod of VM "%s/%s" does not exist: attach its networks first (vm_network)'
+                             % (pod.vm_namespace, pod.vm))
         return _predicted(iface)
     record, actions, before, after = bind(pod, spec, iface, nic_queues, dns, check_mode)
     try:
         nic = binding.ensure_domain(domain, record, iface, nic_queues, check_mode)
         actions += nic['actions']
-        actions += domain.ensure_pod_metadata(pod.vm, pod.state.base, check_mode)
+        actions += domain.ensure_pod_metadata(pod.vm_namespace, pod.vm, pod.state.base, check_mode)
     except Exception:
         if fresh and not check_mode:
             remove(pod, iface, domain, check_mode=False, keep_domain=True)

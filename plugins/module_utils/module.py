@@ -12,13 +12,14 @@ from contextlib import contextmanager
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ansible_collections.vmnet.networks.plugins.module_utils import sriov
+from ansible_collections.vmnet.networks.plugins.module_utils import names, sriov
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import k8s, libvirt_domain, nad_store, netlink, sriov_netlink
 from ansible_collections.vmnet.networks.plugins.module_utils.host.sysfs import Sysfs
 from ansible_collections.vmnet.networks.plugins.module_utils.pod import Pod
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import normalize
 
+DEFAULT_NAMESPACE = 'default'
 POD_ARGUMENT_SPEC = dict(
     spec=dict(type='dict', required=True),
     vm=dict(type='str'),
@@ -27,6 +28,7 @@ POD_ARGUMENT_SPEC = dict(
     cni_bin_dir=dict(type='list', elements='path', default=['/opt/cni/bin', '/usr/lib/cni']),
     node_netns=dict(type='str'),
     nad_dir=dict(type='path', default=nad_store.DEFAULT_NAD_DIR),
+    permit_slirp_interface=dict(type='bool', default=False),
 )
 
 
@@ -69,8 +71,12 @@ def require_pyroute2(module):
 
 
 def load_spec(module):
-    """The normalised spec of ``spec`` (manifest or vm_spec output); fails on any error."""
-    spec, errors = normalize(module.params['spec'])
+    """The normalised spec of ``spec`` (manifest or vm_spec output); fails on any error.
+
+    The cluster switch that makes a binding fail closed (``permit_slirp_interface``) is
+    checked again here: a spec that claims to be vm_spec's output is data like any other."""
+    spec, errors = normalize(module.params['spec'],
+                             {'permit_slirp_interface': module.params['permit_slirp_interface']})
     if errors:
         module.fail_json(msg='invalid VM network spec: ' + '; '.join(
             '%s: %s' % (e['field'], e['message']) if e['field'] else e['message'] for e in errors),
@@ -79,9 +85,16 @@ def load_spec(module):
 
 
 def vm_name(module, spec):
+    """The VM's name: the ``vm`` option, else the manifest's ``metadata.name`` (which the
+    spec model checked); refused unless it is a DNS-1123 subdomain, as Kubernetes names it."""
     name = module.params['vm'] or spec.get('name')
     if not name:
-        module.fail_json(msg='vm: no VM name given and the manifest has no metadata.name')
+        module.fail_json(msg='vm: no VM name given and the manifest has no metadata.name', field='vm')
+    field = 'vm' if module.params['vm'] else 'metadata.name'
+    try:
+        names.check_vm_identity(spec.get('namespace') or DEFAULT_NAMESPACE, name, field)
+    except VmnetError as exc:
+        module.fail_json(msg=str(exc), field=exc.field)
     return name
 
 
@@ -97,7 +110,8 @@ def pod(module, spec):
     params = module.params
     return Pod(vm_name(module, spec), params['state_dir'], params['cni_conf_dir'],
                params['cni_bin_dir'], params['node_netns'], params['nad_dir'],
-               sriov_pools_file=params.get('sriov_pools_file'))
+               sriov_pools_file=params.get('sriov_pools_file'),
+               namespace=spec.get('namespace') or DEFAULT_NAMESPACE)
 
 
 @contextmanager

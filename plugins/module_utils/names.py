@@ -11,7 +11,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import json
 import re
+
+from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 
 PRIMARY_POD_IFACE = 'eth0'
 IFNAMSIZ = 15
@@ -19,24 +22,95 @@ IFNAMSIZ = 15
 # vmnet never touches a host link that does not carry it.
 OWNER_ALIAS_PREFIX = 'vmnet:'
 NETNS_PREFIX = 'vmnet-'
-_NETNS_SAFE = re.compile(r'^[A-Za-z0-9_.-]{1,50}$')
+# IFALIASZ is 256 with its NUL; a netns name is kept short enough to read in ``ip netns``.
+MAX_ALIAS = 255
+MAX_NETNS = 63
+# Between namespace and name in a pod's flat identity (netns, CNI container ID): no valid
+# namespace or name holds it, and a hashed identity holds it twice, so no name can be
+# chosen to equal another VM's identity, hashed or not.
+ID_SEPARATOR = '_'
+
+# Kubernetes' name rules (k8s.io/apimachinery/pkg/util/validation), with its messages.
+_DNS1123_LABEL = '[a-z0-9]([-a-z0-9]*[a-z0-9])?'
+DNS1123_LABEL = re.compile(_DNS1123_LABEL)
+DNS1123_SUBDOMAIN = re.compile(r'%s(\.%s)*' % (_DNS1123_LABEL, _DNS1123_LABEL))
+DNS1123_LABEL_MAX = 63
+DNS1123_SUBDOMAIN_MAX = 253
+_LABEL_MESSAGE = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+                  "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used "
+                  "for validation is '%s')" % _DNS1123_LABEL)
+_SUBDOMAIN_MESSAGE = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+                      "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
+                      "for validation is '%s')" % DNS1123_SUBDOMAIN.pattern)
+# KubeVirt's interface (and so network) names: kubevirt:pkg/network/admitter.
+INTERFACE_NAME = re.compile(r'[A-Za-z0-9_-]+')
+INTERFACE_NAME_MESSAGE = ('Network interface name can only contain alphabetical characters, numbers, '
+                          'dashes (-) or underscores (_)')
+
+
+def dns1123_label_errors(value):
+    """Kubernetes' ``IsDNS1123Label``: the list of what is wrong with ``value`` (empty: valid)."""
+    errors = []
+    if len(value) > DNS1123_LABEL_MAX:
+        errors.append('must be no more than %d characters' % DNS1123_LABEL_MAX)
+    if not DNS1123_LABEL.fullmatch(value):
+        errors.append(_LABEL_MESSAGE)
+    return errors
+
+
+def dns1123_subdomain_errors(value):
+    """Kubernetes' ``IsDNS1123Subdomain``: the list of what is wrong with ``value``."""
+    errors = []
+    if len(value) > DNS1123_SUBDOMAIN_MAX:
+        errors.append('must be no more than %d characters' % DNS1123_SUBDOMAIN_MAX)
+    if not DNS1123_SUBDOMAIN.fullmatch(value):
+        errors.append(_SUBDOMAIN_MESSAGE)
+    return errors
+
+
+def check_vm_identity(namespace, name, name_field='metadata.name', namespace_field='metadata.namespace'):
+    """Refuse a VM name that is no DNS-1123 subdomain or a namespace that is no DNS-1123
+    label (as Kubernetes validates them), naming the field; returns (namespace, name)."""
+    for field, value, check in ((namespace_field, namespace, dns1123_label_errors),
+                                (name_field, name, dns1123_subdomain_errors)):
+        problems = check(value) if isinstance(value, str) else ['must be a string']
+        if problems:
+            raise VmnetError('%s: Invalid value: %s: %s' % (field, _quote(value), '; '.join(problems)), field=field)
+    return namespace, name
+
+
+def check_interface_name(name, field='name'):
+    """Refuse an interface or network name outside KubeVirt's pattern, naming the field."""
+    if not isinstance(name, str) or not INTERFACE_NAME.fullmatch(name):
+        raise VmnetError('%s: %s, got %s' % (field, INTERFACE_NAME_MESSAGE, _quote(name)), field=field)
+    return name
+
+
+def _quote(value):
+    return json.dumps(value) if isinstance(value, str) else repr(value)
 
 
 def _sha256(text):
     return hashlib.sha256(text.encode('utf-8')).hexdigest()
 
 
-def pod_netns(vm_name):
-    """The pod network namespace of a VM: ``vmnet-<vm>``.
+def pod_id(namespace, name):
+    """The pod's flat identity: ``<namespace>_<name>``, as KubeVirt names a VMI's domain.
 
-    Names that are long (over 50 characters) or hold characters that are unsafe in a
-    path get ``vmnet-<first 40 safe characters>-<sha256(vm)[:8]>`` instead, so that the
-    namespace stays readable and unique.
+    Too long for a readable netns name, it is ``<namespace[:20]>_<name[:20]>_<hash>`` with a
+    hash of the whole identity: a valid namespace or name never holds ``_``, so a plain
+    identity has one separator and a hashed one two, and the two kinds cannot meet.
     """
-    if _NETNS_SAFE.match(vm_name):
-        return NETNS_PREFIX + vm_name
-    safe = re.sub(r'[^A-Za-z0-9_.-]', '_', vm_name)[:40]
-    return '%s%s-%s' % (NETNS_PREFIX, safe, _sha256(vm_name)[:8])
+    check_vm_identity(namespace, name)
+    plain = namespace + ID_SEPARATOR + name
+    if len(NETNS_PREFIX) + len(plain) <= MAX_NETNS:
+        return plain
+    return ID_SEPARATOR.join((namespace[:20], name[:20], _sha256(namespace + '/' + name)[:16]))
+
+
+def pod_netns(namespace, name):
+    """The pod network namespace of the VM ``namespace/name``: ``vmnet-<pod_id>``."""
+    return NETNS_PREFIX + pod_id(namespace, name)
 
 
 def secondary_pod_iface(network_name, ordinal=None):
@@ -96,8 +170,12 @@ def host_temp_link(netns, pod_iface_name):
     return 'vmtmp' + _sha256('%s/%s' % (netns, pod_iface_name))[:10]
 
 
-def owner_alias(vm_name, iface_name):
-    return '%s%s/%s' % (OWNER_ALIAS_PREFIX, vm_name, iface_name)
+def owner_alias(namespace, vm_name, iface_name):
+    """``vmnet:<namespace>/<vm>/<interface>``; past IFALIASZ, cut and ended by a hash of the whole."""
+    alias = '%s%s/%s/%s' % (OWNER_ALIAS_PREFIX, namespace, vm_name, iface_name)
+    if len(alias.encode('utf-8')) > MAX_ALIAS:
+        alias = '%s#%s' % (alias[:MAX_ALIAS - 33], _sha256(alias)[:32])
+    return alias
 
 
 def user_alias(iface_name):

@@ -27,10 +27,11 @@ class Pod(object):
     """The pod of one VM; use as a context manager to hold the VM's lock."""
 
     def __init__(self, vm, state_dir=None, cni_conf_dir='/etc/cni/net.d', cni_bin_dirs=None,
-                 node_netns=None, nad_dir=None, sriov_pools_file=None):
-        self.vm = vm
-        self.netns = names.pod_netns(vm)
-        self.state = VmState(state_dir, vm)
+                 node_netns=None, nad_dir=None, sriov_pools_file=None, namespace='default'):
+        # the VM's identity is (namespace, name), both checked as Kubernetes checks them
+        self.vm_namespace, self.vm = names.check_vm_identity(namespace, vm, 'namespace', 'vm')
+        self.netns = names.pod_netns(namespace, vm)
+        self.state = VmState(state_dir, namespace, vm)
         self.cni_conf_dir = cni_conf_dir
         self.cni = cni.CniRuntime(cni_bin_dirs, node_netns)
         self.nads = LocalNadStore(nad_dir)
@@ -47,9 +48,10 @@ class Pod(object):
         self.state.unlock()
 
     def settings(self):
-        """The options this pod was made with, as ``Pod(vm, state_dir, **settings)`` takes them."""
+        """The options this pod was made with, as ``Pod(vm, state_dir, **settings)`` takes them
+        (its ``namespace`` included)."""
         return {'cni_conf_dir': self.cni_conf_dir, 'cni_bin_dirs': self.cni.bin_dirs,
-                'node_netns': self.cni.node_netns, 'nad_dir': self.nads.nad_dir}
+                'node_netns': self.cni.node_netns, 'nad_dir': self.nads.nad_dir, 'namespace': self.vm_namespace}
 
     @property
     def netns_path(self):

@@ -28,21 +28,21 @@ from ansible_collections.vmnet.networks.plugins.module_utils.pod import Pod
 
 
 def pod_of(domain_xml):
-    """The ``{'vm', 'state_dir'}`` record in a domain's XML, or None for a domain vmnet did not plumb."""
+    """The ``{'vm', 'namespace', 'state_dir'}`` record in a domain's XML, or None for a domain vmnet did not plumb."""
     metadata = ET.fromstring(domain_xml).find('metadata')
     element = metadata.find('{%s}pod' % METADATA_URI) if metadata is not None else None
     return parse_pod_metadata(ET.tostring(element)) if element is not None else None
 
 
-def replumb(vm, state_dir):
-    """Bring the pod of ``vm`` back to what its records say; returns the actions."""
-    pod = Pod(vm, state_dir)
+def replumb(vm, state_dir, namespace='default'):
+    """Bring the pod of ``namespace/vm`` back to what its records say; returns the actions."""
+    pod = Pod(vm, state_dir, namespace=namespace)
     settings = pod.state.read_settings()
     if settings is None:
         return []
     spec, dns = settings['spec'], settings['dns']
     pod = Pod(vm, state_dir, settings['cni_conf_dir'], settings['cni_bin_dirs'], settings['node_netns'],
-              settings.get('nad_dir'))
+              settings.get('nad_dir'), namespace=namespace)
     actions = []
     with pod:
         recreated = not pod.exists()
@@ -66,7 +66,7 @@ def main(argv, stdin):
     if found is None:
         return 0
     try:
-        actions = replumb(found['vm'], found['state_dir'])
+        actions = replumb(found['vm'], found['state_dir'], found['namespace'])
     except Exception as exc:  # the domain must not start without its network: say why
         sys.stderr.write('vmnet: %s: re-plumbing pod of VM %s failed: %s\n' % (argv[0], found['vm'], exc))
         return 1

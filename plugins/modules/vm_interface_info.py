@@ -34,9 +34,15 @@ attributes:
 options:
   vm:
     description:
-      - Name of the VM (its pod is C(vmnet-<vm>)).
+      - Name of the VM, a DNS-1123 subdomain (its pod is C(vmnet-<namespace>_<vm>), see
+        M(vmnet.networks.vm_network)).
     type: str
     required: true
+  namespace:
+    description:
+      - The VM's namespace, a DNS-1123 label (the manifest's C(metadata.namespace)).
+    type: str
+    default: default
   domain:
     description:
       - The libvirt domain; defaults to O(vm). When it does not exist, the recorded bindings alone are
@@ -124,6 +130,7 @@ from ansible_collections.vmnet.networks.plugins.module_utils.pod import Pod
 
 def main():
     module = AnsibleModule(argument_spec=dict(vm=dict(type='str', required=True),
+                                              namespace=dict(type='str', default='default'),
                                               domain=dict(type='str'),
                                               uri=dict(type='str', default='qemu:///system'),
                                               state_dir=dict(type='path', default='/var/lib/vmnet')),
@@ -131,9 +138,9 @@ def main():
     if not libvirt_domain.HAS_LIBVIRT:
         module.fail_json(msg=missing_required_lib('libvirt-python'))
     params = module.params
-    pod = Pod(params['vm'], params['state_dir'])
 
     def work():
+        pod = Pod(params['vm'], params['state_dir'], namespace=params['namespace'])
         domain = libvirt_domain.find_domain(params['uri'], params['domain'] or params['vm'], required=False)
         try:
             return dict(changed=False, interfaces=status.interfaces(pod, domain))

@@ -45,6 +45,19 @@ options:
         C(bridge) binding is refused on the pod network.
     type: bool
     default: true
+  permit_slirp_interface:
+    description:
+      - KubeVirt's C(permitSlirpInterface) cluster setting (KubeVirt v1.0 and before, default false).
+        When false, a C(slirp) interface, or C(slirp) as O(default_network_interface), is refused with
+        KubeVirt's message C(Slirp interface is not enabled in kubevirt-config).
+      - Turn it on only for tenants you trust with the host's loopback. QEMU's user network runs in
+        the host's network namespace here (not in a pod as in KubeVirt): the guest's router address
+        (C(10.0.2.2)) is the host's C(127.0.0.1), so the guest reaches every service that listens on
+        the host's loopback, and C(ports) are forwarded from the host's C(127.0.0.1).
+      - M(vmnet.networks.vm_network) and M(vmnet.networks.vm_interface) take the same option and check
+        the spec again.
+    type: bool
+    default: false
   default_network_interface:
     description:
       - KubeVirt's C(defaultNetworkInterface) cluster setting, the binding of the interface added
@@ -436,6 +449,7 @@ from ansible_collections.vmnet.networks.plugins.module_utils.spec import normali
 
 OPTION_NAMES = (
     'permit_bridge_interface_on_pod_network',
+    'permit_slirp_interface',
     'default_network_interface',
     'feature_gates',
     'pod_interface_naming',
@@ -454,6 +468,7 @@ def main():
         argument_spec=dict(
             manifest=dict(type='dict', required=True),
             permit_bridge_interface_on_pod_network=dict(type='bool', default=True),
+            permit_slirp_interface=dict(type='bool', default=False),
             default_network_interface=dict(type='str', default='bridge', choices=['bridge', 'masquerade', 'slirp']),
             feature_gates=dict(type='list', elements='str', default=[]),
             pod_interface_naming=dict(type='str', default='hashed', choices=['hashed', 'ordinal']),

@@ -46,7 +46,7 @@ def discover(pod, iface, queues):
         'original': {'mac': link['mac'], 'mtu': link['mtu'], 'addresses': addresses,
                      'routes': routes, 'arp_ignore': arp_ignore},
         'glue': glue.describe(pod.netns, pod_iface, bridge, link['mtu'], queues,
-                              names.owner_alias(pod.vm, iface['name'])),
+                              names.owner_alias(pod.vm_namespace, pod.vm, iface['name'])),
     }
 
 

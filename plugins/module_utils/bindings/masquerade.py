@@ -57,7 +57,7 @@ def discover(pod, iface, queues):
         'original': {'mac': link['mac'], 'mtu': link['mtu'], 'addresses': addresses,
                      'sysctls': _sysctls(pod.netns, families)},
         'glue': glue.describe(pod.netns, pod_iface, names.bridge_name(pod_iface), link['mtu'], queues,
-                              names.owner_alias(pod.vm, iface['name'])),
+                              names.owner_alias(pod.vm_namespace, pod.vm, iface['name'])),
         'applied_rules': {},
     }
     for family, cidr in families.items():

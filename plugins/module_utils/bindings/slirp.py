@@ -41,9 +41,9 @@ MODELS = ('e1000', 'rtl8139')
 HOST_ADDRESS = '127.0.0.1'
 
 
-def generated_mac(vm, iface_name):
+def generated_mac(namespace, vm, iface_name):
     """A stable MAC for a NIC without ``macAddress``: QEMU's prefix and a hash of the names."""
-    digest = hashlib.sha256(names.owner_alias(vm, iface_name).encode('utf-8')).hexdigest()
+    digest = hashlib.sha256(names.owner_alias(namespace, vm, iface_name).encode('utf-8')).hexdigest()
     return '52:54:00:%s:%s:%s' % (digest[0:2], digest[2:4], digest[4:6])
 
 
@@ -69,7 +69,7 @@ def discover(pod, iface, queues):
         addresses = ns.addresses(pod_iface)
     return {'interface': iface['name'], 'binding': 'slirp', 'pod_iface': pod_iface,
             'original': {'mac': link['mac'], 'addresses': addresses},
-            'generated_mac': generated_mac(pod.vm, iface['name'])}
+            'generated_mac': generated_mac(pod.vm_namespace, pod.vm, iface['name'])}
 
 
 def refresh(record, iface, hostname, dns, search):

@@ -45,20 +45,23 @@ _LIBVIRT_MODEL = {'virtio': 'virtio-non-transitional'}
 _MODEL_FROM_LIBVIRT = {'virtio-non-transitional': 'virtio', 'virtio': 'virtio'}
 
 
-# The domain's record of its pod: <vmnet:pod vm="..." state-dir="..."/> in <metadata>.
+# The domain's record of its pod: <vmnet:pod vm="..." namespace="..." state-dir="..."/> in <metadata>.
 METADATA_URI = 'https://vmnet.networks/xmlns/pod/1'
 METADATA_KEY = 'vmnet'
 
 
 def parse_pod_metadata(text):
-    """The pod record of a ``<pod>`` metadata element (text), or None."""
+    """The pod record ``{'vm', 'namespace', 'state_dir'}`` of a ``<pod>`` metadata element
+    (text), or None. A record without ``namespace`` is of the ``default`` namespace. The
+    values are as the domain says: whoever reads them validates them."""
     try:
         element = ET.fromstring(text)
     except (ET.ParseError, TypeError):
         return None
     if not element.get('vm') or not element.get('state-dir'):
         return None
-    return {'vm': element.get('vm'), 'state_dir': element.get('state-dir')}
+    return {'vm': element.get('vm'), 'namespace': element.get('namespace') or 'default',
+            'state_dir': element.get('state-dir')}
 
 
 class DomainNotFound(VmnetError):
@@ -510,7 +513,7 @@ class DomainNics(object):
     # --- the pod's record in the domain ---
 
     def pod_metadata(self):
-        """``{'vm', 'state_dir'}`` from the domain's vmnet metadata, or None."""
+        """``{'vm', 'namespace', 'state_dir'}`` from the domain's vmnet metadata, or None."""
         try:
             text = self._domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_URI,
                                          libvirt.VIR_DOMAIN_AFFECT_CONFIG)
@@ -518,15 +521,15 @@ class DomainNics(object):
             return None
         return parse_pod_metadata(text)
 
-    def ensure_pod_metadata(self, vm, state_dir, check_mode=False):
+    def ensure_pod_metadata(self, namespace, vm, state_dir, check_mode=False):
         """Record in the domain which pod it belongs to, for the libvirt hook that re-plumbs
         the pod before the domain starts (replumb.py). Returns the actions."""
-        if self.pod_metadata() == {'vm': vm, 'state_dir': state_dir}:
+        if self.pod_metadata() == {'vm': vm, 'namespace': namespace, 'state_dir': state_dir}:
             return []
         if not check_mode:
-            element = ET.Element('pod', {'vm': vm, 'state-dir': state_dir})
+            element = ET.Element('pod', {'vm': vm, 'namespace': namespace, 'state-dir': state_dir})
             self._set_metadata(_to_xml(element))
-        return ['record the pod of "%s" in the domain metadata' % vm]
+        return ['record the pod of "%s/%s" in the domain metadata' % (namespace, vm)]
 
     def remove_pod_metadata(self, check_mode=False):
         if self.pod_metadata() is None:

@@ -1,13 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright: vmnet.networks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What must outlive a module run, under ``<state_dir>/<vm>/`` (default /var/lib/vmnet).
+"""What must outlive a module run, under ``<state_dir>/<pod id>/`` (default /var/lib/vmnet).
 
-``networks/<network>.json`` holds a CNI attachment (the configuration it ran with and its
-result, needed for CHECK and DEL); ``interfaces/<interface>.json`` holds a binding (the pod
-NIC's original addressing, needed to undo it). Each record is written before the host is
-changed, so an interrupted run can be undone or completed by the next one. A lock file
-(``<state_dir>/.locks/<vm>.lock``) serialises runs on the same VM.
+The pod id is ``<namespace>_<name>`` (names.pod_id): two VMs of one name in two namespaces
+have two state dirs. ``networks/<network>.json`` holds a CNI attachment (the configuration
+it ran with and its result, needed for CHECK and DEL); ``interfaces/<interface>.json``
+holds a binding (the pod NIC's original addressing, needed to undo it). Each record is
+written before the host is changed, so an interrupted run can be undone or completed by the
+next one. A lock file (``<state_dir>/.locks/<pod id>.lock``) serialises runs on the same VM.
+
+Every path read, written, locked or deleted here is confined to the state dir
+(files.confine): even a name that slipped past validation cannot lead outside it. The
+state dir and ``.locks`` are 0700, files 0600, written atomically, never through a symlink.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,31 +21,37 @@ __metaclass__ = type
 import fcntl
 import json
 import os
-import shutil
+
+from ansible_collections.vmnet.networks.plugins.module_utils import names
+from ansible_collections.vmnet.networks.plugins.module_utils.host import files
 
 DEFAULT_STATE_DIR = '/var/lib/vmnet'
+LOCKS = '.locks'
 
 
 class VmState(object):
 
-    def __init__(self, state_dir, vm):
+    def __init__(self, state_dir, namespace, vm):
         base = state_dir or DEFAULT_STATE_DIR
         self.base = base
-        self.root = os.path.join(base, vm)
+        self.pod_id = names.pod_id(namespace, vm)
+        self.root = files.confine(base, self.pod_id)
         # the lock lives beside the VM's directory, which exists only while it holds state
-        self.lock_path = os.path.join(base, '.locks', vm + '.lock')
+        self.lock_path = files.confine(base, LOCKS, self.pod_id + '.lock')
         self._lock = None
 
     def path(self, *parts):
-        return os.path.join(self.root, *parts)
+        return files.confine(self.base, self.pod_id, *[part for part in parts if part])
 
     def exists(self):
-        return os.path.isdir(self.root)
+        return os.path.isdir(self.root) and not os.path.islink(self.root)
 
     def lock(self):
         """Hold an exclusive lock on the VM until ``unlock`` (concurrent playbook runs)."""
-        os.makedirs(os.path.dirname(self.lock_path), exist_ok=True)
-        self._lock = open(self.lock_path, 'w')
+        files.makedirs(self.base)
+        files.makedirs(files.confine(self.base, LOCKS))
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, files.FILE_MODE)
+        self._lock = os.fdopen(fd, 'r+')
         fcntl.flock(self._lock, fcntl.LOCK_EX)
         return self
 
@@ -55,35 +66,30 @@ class VmState(object):
     def __exit__(self, *exc):
         self.unlock()
 
+    def _record(self, kind, name):
+        return self.path(kind, name + '.json')
+
     def read(self, kind, name):
         try:
-            with open(self.path(kind, name + '.json')) as handle:
-                return json.load(handle)
+            text = files.read_text(self._record(kind, name))
+            return json.loads(text) if text is not None else None
         except (OSError, ValueError):
             return None
 
     def write(self, kind, name, record):
-        directory = self.path(kind)
-        os.makedirs(self.root, mode=0o700, exist_ok=True)
-        os.makedirs(directory, exist_ok=True)
-        tmp = os.path.join(directory, '.%s.json.tmp' % name)
-        with open(tmp, 'w') as handle:
-            json.dump(record, handle, indent=2, sort_keys=True)
-        os.rename(tmp, os.path.join(directory, name + '.json'))
+        path = self._record(kind, name)
+        files.makedirs(os.path.dirname(path))
+        files.write_atomic(path, json.dumps(record, indent=2, sort_keys=True))
 
     def delete(self, kind, name):
         try:
-            os.unlink(self.path(kind, name + '.json'))
+            os.unlink(self._record(kind, name))
         except OSError:
             pass
 
     def read_settings(self):
         """What re-plumbing the pod without the playbook needs (see replumb.py)."""
-        try:
-            with open(self.path('vm.json')) as handle:
-                return json.load(handle)
-        except (OSError, ValueError):
-            return None
+        return self.read('', 'vm')
 
     def write_settings(self, settings):
         if self.read_settings() != settings:
@@ -97,4 +103,4 @@ class VmState(object):
             return []
 
     def remove_all(self):
-        shutil.rmtree(self.root, ignore_errors=True)
+        files.remove_tree(self.base, self.pod_id)

@@ -19,6 +19,7 @@ from ansible_collections.vmnet.networks.plugins.module_utils.spec.model import S
 # KubeVirt's cluster settings (KubeVirt CR spec.configuration) that admission depends on.
 DEFAULT_OPTIONS = {
     'permit_bridge_interface_on_pod_network': True,
+    'permit_slirp_interface': False,
     'default_network_interface': 'bridge',
     'feature_gates': [],
     'pod_interface_naming': 'hashed',

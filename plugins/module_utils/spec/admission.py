@@ -17,6 +17,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
+from ansible_collections.vmnet.networks.plugins.module_utils import names
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import dialects
 from ansible_collections.vmnet.networks.plugins.module_utils.spec.dialects import error, item, join
 from ansible_collections.vmnet.networks.plugins.module_utils.spec.model import counted_bindings, default_network
@@ -30,8 +31,8 @@ INTERFACE_MODELS = ('e1000', 'e1000e', 'igb', 'ne2k_pci', 'pcnet', 'rtl8139', 'v
 # The MAC of the masquerade binding's in-pod bridge (pkg/network/link).
 RESERVED_MAC = b'\x02\x00\x00\x00\x00\x00'
 MAX_PORT_RANGES = 10
+SLIRP_NOT_ENABLED = 'Slirp interface is not enabled in kubevirt-config'
 
-_INTERFACE_NAME = re.compile(r'[A-Za-z0-9_-]+')
 _PCI_ADDRESS = re.compile(r'[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]')
 # IANA_SVC_NAME (k8s.io/apimachinery IsValidPortName): 1-15 of [a-z0-9-], a letter,
 # no leading, trailing or double dash.
@@ -87,6 +88,53 @@ def _networks_by_name(document):
 
 def _on_pod_network(network):
     return network is not None and network['pod'] is not None
+
+
+# Names: the API server's object metadata, KubeVirt's hostname and subdomain ---------------
+
+
+def object_names(document, options):
+    """``metadata.name`` a DNS-1123 subdomain and ``metadata.namespace`` a DNS-1123 label (the
+    API server's rules); ``hostname`` and ``subdomain`` DNS labels (KubeVirt's messages; the
+    pod's subdomain is a label, as the kubelet checks it); a Multus ``networkName`` a
+    ``[namespace/]name`` of a NetworkAttachmentDefinition. These names become paths, network
+    namespaces, dnsmasq lines and QEMU arguments: nothing else gets that far."""
+    errors = []
+    if document['name'] is not None:
+        errors.extend(_k8s_name('metadata.name', document['name'], names.dns1123_subdomain_errors))
+    errors.extend(_k8s_name('metadata.namespace', document['namespace'], names.dns1123_label_errors))
+    for key in ('hostname', 'subdomain'):
+        value = document[key]
+        rule, problems = 'DNS_LABEL', names.dns1123_label_errors(value) if value is not None else []
+        if key == 'subdomain' and value is not None and names.dns1123_subdomain_errors(value):
+            rule, problems = 'DNS_SUBDOMAIN', names.dns1123_subdomain_errors(value)
+        if problems:
+            field = join(document['root'], key)
+            errors.append(error(field, '%s does not conform to the kubernetes %s rules : %s'
+                                % (field, rule, ', '.join(problems))))
+    for network in document['networks']:
+        multus = network['multus']
+        if multus is not None and multus['networkName']:
+            errors.extend(_nad_reference(join(network['path'], 'multus.networkName'), multus['networkName']))
+    return errors
+
+
+def _k8s_name(field, value, check):
+    problems = check(value)
+    if problems:
+        return [error(field, 'Invalid value: %s: %s' % (go_quote(value), '; '.join(problems)))]
+    return []
+
+
+def _nad_reference(field, value):
+    namespace, slash, name = value.rpartition('/')
+    problems = names.dns1123_subdomain_errors(name)
+    if slash:
+        problems = names.dns1123_label_errors(namespace) + problems
+    if problems:
+        return [error(field, 'Invalid value: %s: must be <name> or <namespace>/<name> of a '
+                      'NetworkAttachmentDefinition: %s' % (go_quote(value), '; '.join(problems)))]
+    return []
 
 
 # KubeVirt: creation-only checks -----------------------------------------------------------
@@ -186,7 +234,7 @@ def interface_binding(document, options):
         errors.extend(_bridge_binding(iface, network, options))
         errors.extend(_passt_binding(iface, network, options))
         if document['dialect'] in dialects.SLIRP_DIALECTS:
-            errors.extend(_slirp_binding(iface, network))
+            errors.extend(_slirp_binding(iface, network, options))
     return errors
 
 
@@ -248,9 +296,15 @@ def _passt_binding(iface, network, options):
     return errors
 
 
-def _slirp_binding(iface, network):
-    if 'slirp' in iface['bindings'] and network is not None and network['pod'] is None:
+def _slirp_binding(iface, network, options):
+    """KubeVirt v1.0's slirp rules: pod network only, and only where the cluster permits it
+    (``permitSlirpInterface``, default false: the guest reaches the host's loopback)."""
+    if 'slirp' not in iface['bindings']:
+        return []
+    if network is not None and network['pod'] is None:
         return [error(join(iface['path'], 'name'), 'Slirp interface only implemented with pod network')]
+    if not options['permit_slirp_interface']:
+        return [error(join(iface['path'], 'name'), SLIRP_NOT_ENABLED)]
     return []
 
 
@@ -341,14 +395,10 @@ def interfaces_fields(document, options):
     return errors
 
 
-def _interface_name_format(iface):
-    if not _INTERFACE_NAME.fullmatch(iface['name']):
-        return [
-            error(
-                join(iface['path'], 'name'),
-                'Network interface name can only contain alphabetical characters, numbers, dashes (-) or underscores (_)',
-            )
-        ]
+def _interface_name_format(obj):
+    """KubeVirt's interface name pattern (a network takes its interface's name)."""
+    if not names.INTERFACE_NAME.fullmatch(obj['name']):
+        return [error(join(obj['path'], 'name'), names.INTERFACE_NAME_MESSAGE)]
     return []
 
 
@@ -669,6 +719,16 @@ def _virtink_network_source(network):
     return []
 
 
+def virtink_names(document, options):
+    """Virtink checks no name; its interfaces and networks become paths and links here, so
+    they follow KubeVirt's pattern as in every other dialect."""
+    errors = []
+    for obj in document['interfaces'] + document['networks']:
+        if obj['name']:
+            errors.extend(_interface_name_format(obj))
+    return errors
+
+
 def virtink_interface_networks(document, options):
     """What Virtink's controller assumes and its webhook leaves unchecked (seed 004:
     "Each interface must have a corresponding network with the same name", masquerade
@@ -692,6 +752,7 @@ def virtink_unsupported_bindings(document, options):
 
 
 KUBEVIRT_RULES = (
+    object_names,
     discontinued_bindings,
     single_pod_network,
     single_network_source,
@@ -711,6 +772,8 @@ KUBEVIRT_RULES = (
 )
 
 VIRTINK_RULES = (
+    object_names,
+    virtink_names,
     virtink_interfaces,
     virtink_networks,
     virtink_interface_networks,

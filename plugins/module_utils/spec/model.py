@@ -79,6 +79,8 @@ def _default_pod_interface(document, options):
         return [error(document['interfacesPath'], 'bridge interface is not enabled in kubevirt-config')]
     if binding == 'slirp' and document['dialect'] not in dialects.SLIRP_DIALECTS:
         return [error(document['interfacesPath'], 'slirp interface is deprecated as of v1.3')]
+    if binding == 'slirp' and not options['permit_slirp_interface']:
+        return [error(document['interfacesPath'], 'Slirp interface is not enabled in kubevirt-config')]
     # As in KubeVirt, a default binding it does not know adds the network alone.
     if binding in ('bridge', 'masquerade', 'slirp'):
         iface = dialects.blank_interface(item(document['interfacesPath'], 0), 0, DEFAULT_NETWORK_NAME)
@@ -104,6 +106,14 @@ def _virtink_defaults(document):
 # Building the model ---------------------------------------------------------------------
 
 
+def default_hostname(name):
+    """KubeVirt's hostname of a VMI without one: its name up to the first dot, cut to 63
+    characters as the kubelet cuts a pod's hostname (no trailing ``-`` or ``.``)."""
+    if not name:
+        return None
+    return name.split('.')[0][:63].rstrip('-.') or None
+
+
 def build(document, options):
     """The normalised model of a defaulted, validated document."""
     networks = _networks(document, options['pod_interface_naming'])
@@ -115,7 +125,7 @@ def build(document, options):
         'root': document['root'],
         'name': name,
         'namespace': document['namespace'],
-        'hostname': document['hostname'] or (name.split('.')[0][:63] if name else None),
+        'hostname': document['hostname'] or default_hostname(name),
         'subdomain': document['subdomain'],
         'vcpus': document['vcpus'],
         'networkInterfaceMultiqueue': document['multiqueue'],

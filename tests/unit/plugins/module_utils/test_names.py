@@ -5,6 +5,7 @@
 import pytest
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
+from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 
 
 @pytest.mark.parametrize('network, pod_iface, bridge, nic, tap', [
@@ -33,12 +34,40 @@ def test_fake_bridge_ip_is_string_concatenation(index, address):
     assert names.fake_bridge_ip(index) == address
 
 
-def test_pod_netns_names():
-    assert names.pod_netns('testvm') == 'vmnet-testvm'
-    long_name = names.pod_netns('x' * 60)
-    assert long_name.startswith('vmnet-' + 'x' * 40 + '-') and len(long_name) == 6 + 40 + 1 + 8
-    odd = names.pod_netns('a/b c')
-    assert odd.startswith('vmnet-a_b_c-') and odd != names.pod_netns('a_b_c')
+def test_pod_netns_names_carry_the_namespace():
+    assert names.pod_netns('default', 'testvm') == 'vmnet-default_testvm'
+    assert names.pod_netns('a', 'web') != names.pod_netns('b', 'web')
+    long_name = names.pod_netns('ns', 'x' * 60)
+    assert long_name.startswith('vmnet-ns_' + 'x' * 20 + '_') and len(long_name) <= names.MAX_NETNS
+    assert long_name != names.pod_netns('ns', 'x' * 61)
+
+
+def test_no_name_equals_another_vms_hashed_identity():
+    # a hashed identity has two separators, a plain one one, and names cannot hold it
+    hashed = names.pod_id('ns', 'y' * 80)
+    assert hashed.count(names.ID_SEPARATOR) == 2
+    assert names.pod_id('ns', 'short').count(names.ID_SEPARATOR) == 1
+    namespace, _sep, rest = hashed.partition(names.ID_SEPARATOR)
+    with pytest.raises(VmnetError, match='metadata.name'):
+        names.pod_id(namespace, rest)
+
+
+@pytest.mark.parametrize('namespace, name, field', [
+    ('default', '..', 'metadata.name'), ('default', '../x', 'metadata.name'), ('default', '/etc', 'metadata.name'),
+    ('default', 'Web', 'metadata.name'), ('default', 'a_b', 'metadata.name'), ('default', 'web\n', 'metadata.name'),
+    ('default', 'x' * 254, 'metadata.name'), ('a.b', 'web', 'metadata.namespace'), ('', 'web', 'metadata.namespace'),
+])
+def test_vm_identity_is_refused_naming_the_field(namespace, name, field):
+    with pytest.raises(VmnetError, match=field) as info:
+        names.check_vm_identity(namespace, name)
+    assert info.value.field == field
+
+
+def test_owner_alias_fits_ifaliasz_and_carries_the_namespace():
+    assert names.owner_alias('a', 'web', 'default') != names.owner_alias('b', 'web', 'default')
+    long_alias = names.owner_alias('n' * 63, 'v' * 253, 'i' * 200)
+    assert len(long_alias) <= names.MAX_ALIAS
+    assert long_alias != names.owner_alias('n' * 63, 'v' * 253, 'i' * 201)
 
 
 def test_host_links_fit_and_differ_per_vm():

@@ -44,7 +44,7 @@ def test_cni_settings_as_sriov_cni_reads_them():
 
 def test_allocate_record_apply_release(setup):
     kernel, host, pools, state_dir = setup
-    state = VmState(state_dir, 'vm1')
+    state = VmState(state_dir, 'default', 'vm1')
     settings = sriov.cni_vf_settings({'vlan': 7, 'spoofchk': 'off'}, mac='02:00:00:00:00:aa')
     result = sriov.allocate(host, state, pools, POOL, 'net1', settings)
     record = result['record']
@@ -55,27 +55,27 @@ def test_allocate_record_apply_release(setup):
     again = sriov.allocate(host, state, pools, POOL, 'net1', settings)
     assert not again['changed'] and again['record']['pci_address'] == vf_address(1)
     # another VM gets the next free VF of the pool (VF 3 is outside pfNames #1-2)
-    other = sriov.allocate(host, VmState(state_dir, 'vm2'), pools, POOL, 'net1')
+    other = sriov.allocate(host, VmState(state_dir, 'default', 'vm2'), pools, POOL, 'net1')
     assert other['record']['pci_address'] == vf_address(2)
     with pytest.raises(VmnetError, match='no free VF bound to vfio-pci \\(2 VFs in the pool, 2 allocated\\)'):
-        sriov.allocate(host, VmState(state_dir, 'vm3'), pools, POOL, 'net1')
+        sriov.allocate(host, VmState(state_dir, 'default', 'vm3'), pools, POOL, 'net1')
     released = sriov.release(host, state, 'net1')
     assert released['changed'] and state.read('sriov', 'net1') is None
     vf1 = kernel.netlink.vfs(PF_IF)[1]
     assert (vf1['vlan'], vf1['spoofchk'], vf1['mac']) == (0, True, '9a:00:00:00:00:01')
     assert not sriov.release(host, state, 'net1')['changed']
-    assert sriov.allocate(host, VmState(state_dir, 'vm3'), pools, POOL, 'net1')['record']['pci_address'] == vf_address(1)
+    assert sriov.allocate(host, VmState(state_dir, 'default', 'vm3'), pools, POOL, 'net1')['record']['pci_address'] == vf_address(1)
 
 
 def test_a_vf_a_running_domain_uses_is_not_free(setup):
     _kernel, host, pools, state_dir = setup
     host.users = {vf_address(1): ['manual-vm']}
-    assert sriov.allocate(host, VmState(state_dir, 'vm1'), pools, POOL, 'n')['record']['pci_address'] == vf_address(2)
+    assert sriov.allocate(host, VmState(state_dir, 'default', 'vm1'), pools, POOL, 'n')['record']['pci_address'] == vf_address(2)
 
 
 def test_check_mode_records_nothing(setup):
     kernel, host, pools, state_dir = setup
-    state = VmState(state_dir, 'vm1')
+    state = VmState(state_dir, 'default', 'vm1')
     result = sriov.allocate(host, state, pools, POOL, 'net1', {'vlan': 5}, check_mode=True)
     assert result['changed'] and state.read('sriov', 'net1') is None and kernel.netlink.vfs(PF_IF)[1]['vlan'] == 0
 
@@ -83,7 +83,7 @@ def test_check_mode_records_nothing(setup):
 def test_failed_settings_leave_no_record(setup):
     kernel, host, pools, state_dir = setup
     kernel.netlink.unsupported.add('link_state')
-    state = VmState(state_dir, 'vm1')
+    state = VmState(state_dir, 'default', 'vm1')
     with pytest.raises(VmnetError, match='link_state'):
         sriov.allocate(host, state, pools, POOL, 'net1', {'vlan': 5, 'link_state': 'enable'})
     assert state.read('sriov', 'net1') is None and kernel.netlink.vfs(PF_IF)[1]['vlan'] == 0
@@ -92,4 +92,4 @@ def test_failed_settings_leave_no_record(setup):
 def test_unknown_pool(setup):
     _kernel, host, pools, state_dir = setup
     with pytest.raises(VmnetError, match='no SR-IOV pool "intel.com/nope"'):
-        sriov.allocate(host, VmState(state_dir, 'vm1'), pools, 'intel.com/nope', 'net1')
+        sriov.allocate(host, VmState(state_dir, 'default', 'vm1'), pools, 'intel.com/nope', 'net1')

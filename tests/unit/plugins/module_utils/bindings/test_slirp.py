@@ -68,10 +68,11 @@ def test_model_is_e1000_unless_rtl8139(spec_model, device_model):
 
 def test_mac_address_wins_and_the_generated_one_is_stable():
     assert '"mac":"02:00:00:00:00:01"' in args_of(iface(macAddress='02:00:00:00:00:01'))[1]
-    generated = slirp.generated_mac('vm1', 'default')
-    assert generated == slirp.generated_mac('vm1', 'default')
+    generated = slirp.generated_mac('default', 'vm1', 'default')
+    assert generated == slirp.generated_mac('default', 'vm1', 'default')
     assert generated.startswith('52:54:00:') and len(generated) == 17
-    assert len({generated, slirp.generated_mac('vm2', 'default'), slirp.generated_mac('vm1', 'red')}) == 3
+    assert len({generated, slirp.generated_mac('default', 'vm2', 'default'), slirp.generated_mac('default', 'vm1', 'red'),
+                slirp.generated_mac('other', 'vm1', 'default')}) == 4
 
 
 # --- parsing -----------------------------------------------------------------------------

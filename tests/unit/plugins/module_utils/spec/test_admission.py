@@ -118,7 +118,25 @@ def test_passt_and_macvtap_are_rejected_in_every_kubevirt_dialect(binding, messa
     ],
 )
 def test_slirp_is_a_binding_in_the_dialects_that_document_it(manifest):
-    assert accepted(manifest)['interfaces'][0]['binding'] == 'slirp'
+    assert accepted(manifest, permit_slirp_interface=True)['interfaces'][0]['binding'] == 'slirp'
+    # KubeVirt's permitSlirpInterface is false by default (v1.0's message and field)
+    assert errors_of(manifest) == [(_slirp_field(manifest), 'Slirp interface is not enabled in kubevirt-config')]
+
+
+def _slirp_field(manifest):
+    if 'spec' not in manifest:
+        return 'interfaces[0].name'
+    if 'devices' in manifest['spec']:
+        return 'spec.devices.interfaces[0].name'
+    return IFACE + '.name'
+
+
+def test_default_slirp_interface_needs_the_switch():
+    assert errors_of(early([], []), default_network_interface='slirp') == [
+        ('spec.devices.interfaces', 'Slirp interface is not enabled in kubevirt-config')
+    ]
+    spec = accepted(early([], []), default_network_interface='slirp', permit_slirp_interface=True)
+    assert spec['interfaces'][0]['binding'] == 'slirp'
 
 
 @pytest.mark.parametrize(
@@ -941,7 +959,7 @@ def test_virtink_rules_the_webhook_leaves_to_the_controller(interfaces, networks
 
 
 def test_virtink_has_no_kubevirt_rules():
-    # Names and ports are not KubeVirt-checked, and a network needs no interface.
-    spec = accepted(virtink([nic('Pod.1', 'bridge')], [pod('Pod.1'), multus('spare')]))
-    assert [i['name'] for i in spec['interfaces']] == ['Pod.1']
+    # Ports are not KubeVirt-checked, and a network needs no interface.
+    spec = accepted(virtink([nic('Pod_1', 'bridge')], [pod('Pod_1'), multus('spare')]))
+    assert [i['name'] for i in spec['interfaces']] == ['Pod_1']
     assert [n['podInterfaceName'] for n in spec['networks']] == ['eth0', 'net1']

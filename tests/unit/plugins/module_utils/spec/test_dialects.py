@@ -98,6 +98,8 @@ def model(dialect, root, interfaces, networks, name=None, **fields):
 
 
 def normalized(text, **options):
+    # the seeds' slirp examples are admitted with KubeVirt's permitSlirpInterface on
+    options.setdefault('permit_slirp_interface', True)
     spec, errors = normalize(yaml.safe_load(text), options)
     assert errors == []
     return spec
@@ -754,10 +756,11 @@ def test_hashed_pod_interface_names_match_kubevirt():
 def test_normalised_spec_normalises_to_itself(text, naming):
     spec = normalized(text, pod_interface_naming=naming)
     assert json.loads(json.dumps(spec)) == spec
-    assert normalize(copy.deepcopy(spec)) == (spec, [])
+    permit = {'permit_slirp_interface': True}
+    assert normalize(copy.deepcopy(spec), permit) == (spec, [])
     # The recorded naming wins over the option.
     other = 'hashed' if naming == 'ordinal' else 'ordinal'
-    assert normalize(copy.deepcopy(spec), {'pod_interface_naming': other}) == (spec, [])
+    assert normalize(copy.deepcopy(spec), dict(permit, pod_interface_naming=other)) == (spec, [])
 
 
 def test_normalised_spec_is_validated_again_with_the_options():
@@ -1139,7 +1142,8 @@ def test_multus_network_name_with_namespace():
     ],
 )
 def test_default_pod_interface(default_interface, dialect_manifest, expected):
-    spec, errors = normalize(dialect_manifest, {'default_network_interface': default_interface})
+    spec, errors = normalize(dialect_manifest, {'default_network_interface': default_interface,
+                                                'permit_slirp_interface': True})
     assert errors == []
     assert (spec['interfaces'], spec['networks']) == ([expected], [pod_network('default')])
 
