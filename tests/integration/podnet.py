@@ -96,8 +96,9 @@ class PodNetwork(object):
     def cleanup(self):
         for state in glob.glob(os.path.join(self.state_dir, '*')):
             _kill_pidfile(os.path.join(state, 'dnsmasq.pid'))
-            pod = names.pod_netns(os.path.basename(state))
-            _delete_owned_host_links(os.path.basename(state))
+            namespace, _sep, vm = os.path.basename(state).partition(names.ID_SEPARATOR)
+            pod = names.NETNS_PREFIX + os.path.basename(state)
+            _delete_owned_host_links(namespace, vm)
             netlink.remove_netns(pod)
         for netns, conflist in self.clients:
             try:
@@ -119,11 +120,11 @@ def _kill_pidfile(path):
         pass
 
 
-def _delete_owned_host_links(vm):
+def _delete_owned_host_links(namespace, vm):
     with netlink.Namespace() as host:
         for name in host.link_names():
             link = host.link(name)
-            if link and (link['alias'] or '').startswith('%s%s/' % (names.OWNER_ALIAS_PREFIX, vm)):
+            if link and (link['alias'] or '').startswith('%s%s/%s/' % (names.OWNER_ALIAS_PREFIX, namespace, vm)):
                 host.delete(name)
 
 

@@ -79,12 +79,12 @@ def http_get(netns, address, port=80):
 
 
 def assert_nothing_left(podnet, vm, pod_ip):
-    netns = names.pod_netns(vm)
+    netns = names.pod_netns('default', vm)
     assert netns not in subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE,
                                        universal_newlines=True, check=False).stdout
     owned = [link['ifname'] for link in ip_json('link') if (link.get('ifalias') or '').startswith('vmnet:%s/' % vm)]
     assert owned == []
-    assert not os.path.exists(os.path.join(podnet.state_dir, vm))
+    assert not os.path.exists(os.path.join(podnet.state_dir, names.pod_id('default', vm)))
     assert not os.path.exists(os.path.join(podnet.ipam_dir, 'vmnt-pod-network', pod_ip.split('/')[0]))
 
 
@@ -132,7 +132,7 @@ def host_snapshot(vm):
     def out(*argv):
         return subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               universal_newlines=True, check=False).stdout
-    netns = names.pod_netns(vm)
+    netns = names.pod_netns('default', vm)
     ours = set(names.host_links(netns, 'eth0'))
     links = [l for l in ip_json('link') if l['ifname'] in ours or (l.get('ifalias') or '').startswith('vmnet:%s/' % vm)]
     pod_exists = netns in out('ip', 'netns', 'list').split()
@@ -157,7 +157,7 @@ def test_idempotence_check_mode_diff_and_absent(podnet, make_domain):
     assert net['changed'] and iface['changed']
     assert host_snapshot(guest.name) == snapshot
     assert guest.domain.XMLDesc(0) == xml_before
-    assert not os.path.exists(os.path.join(podnet.state_dir, guest.name, 'networks'))
+    assert not os.path.exists(os.path.join(podnet.state_dir, names.pod_id('default', guest.name), 'networks'))
 
     net, iface = apply(podnet, manifest, guest.name, guest.name)
     assert net['changed'] and iface['changed']
@@ -172,7 +172,7 @@ def test_idempotence_check_mode_diff_and_absent(podnet, make_domain):
     # check mode + diff on a change (link down): readable diff, nothing changed
     down = json.loads(json.dumps(manifest))
     down['spec']['template']['spec']['domain']['devices']['interfaces'][0]['state'] = 'down'
-    pod = names.pod_netns(guest.name)
+    pod = names.pod_netns('default', guest.name)
     snapshot, xml = host_snapshot(guest.name), guest.domain.XMLDesc(0)
     preview = pod_module(podnet, 'vm_interface', down, vm=guest.name, name='default', check_mode=True, diff=True)
     assert preview['changed'] is True
@@ -212,7 +212,7 @@ def test_idempotence_check_mode_diff_and_absent(podnet, make_domain):
 def test_missing_domain_is_a_clear_error_and_changes_nothing(podnet):
     manifest = DIALECTS['kubevirt-v1-vm']('vmntnodomain')
     pod_module(podnet, 'vm_network', manifest, vm='vmntnodomain', name='default')
-    pod = names.pod_netns('vmntnodomain')
+    pod = names.pod_netns('default', 'vmntnodomain')
     before = ip_json('-n', pod, 'link')
     result = pod_module(podnet, 'vm_interface', manifest, vm='vmntnodomain', name='default')
     assert result['failed'] and 'libvirt domain "vmntnodomain" not found' in result['msg']

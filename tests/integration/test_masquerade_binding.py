@@ -117,7 +117,7 @@ def test_ipv4_port_forwarding_snat_and_localhost(podnet, make_domain, peer_serve
     wait_http(client, pod_ip, 80, 'hello-from-%s' % guest.name)
     assert http_get(client, pod_ip, 8080).returncode != 0
     # localhost inside the pod reaches the guest (output chain + route_localnet)
-    wait_http(names.pod_netns(guest.name), '127.0.0.1', 80, 'hello-from-%s' % guest.name)
+    wait_http(names.pod_netns('default', guest.name), '127.0.0.1', 80, 'hello-from-%s' % guest.name)
     # the guest's outbound connection arrives with the pod IP as source
     guest.wait_for(r'^VMNET-CONNECT dst=%s:7777 ok' % client_ip.replace('.', r'\.'), timeout=60)
     assert server.stdout.readline().strip() == pod_ip
@@ -141,7 +141,7 @@ def test_nft_idempotence_check_mode_diff(podnet, make_domain):
     guest = make_domain('vmntnft')
     spec = manifest(guest.name, ports=[{'port': 80}, {'port': 443}, {'port': 53, 'protocol': 'UDP'}])
     apply(podnet, spec, guest.name)
-    pod = names.pod_netns(guest.name)
+    pod = names.pod_netns('default', guest.name)
     tables = json.loads(netns_run(pod, 'nft', '-j', 'list', 'tables').stdout)['nftables']
     assert [(t['table']['family'], t['table']['name']) for t in tables if 'table' in t] == [('ip', 'nat')]
     listing = netns_run(pod, 'nft', 'list', 'chain', 'ip', 'nat', 'KUBEVIRT_PREINBOUND').stdout
@@ -176,15 +176,15 @@ def test_cidr_too_small_fails_before_the_host_is_touched(podnet):
     spec = manifest('vmntsmall', cidr='10.0.2.0/31')
     result = pod_module(podnet, 'vm_network', spec, vm='vmntsmall', name='default')
     assert result['failed'] and 'VM CIDR subnet is too small' in result['msg']
-    assert 'vmnet-vmntsmall' not in subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE,
+    assert 'vmnet-default_vmntsmall' not in subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE,
                                                    universal_newlines=True, check=False).stdout
 
 
 def assert_nothing_left(podnet, vm):
-    assert names.pod_netns(vm) not in subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE,
+    assert names.pod_netns('default', vm) not in subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE,
                                                      universal_newlines=True, check=False).stdout
-    assert not os.path.exists(os.path.join(podnet.state_dir, vm))
-    leftovers = subprocess.run(['pgrep', '-f', os.path.join(podnet.state_dir, vm)], stdout=subprocess.PIPE,
+    assert not os.path.exists(os.path.join(podnet.state_dir, names.pod_id('default', vm)))
+    leftovers = subprocess.run(['pgrep', '-f', os.path.join(podnet.state_dir, names.pod_id('default', vm))], stdout=subprocess.PIPE,
                                universal_newlines=True, check=False).stdout.split()
     assert leftovers == [] or all(_zombie(pid) for pid in leftovers)
 
@@ -212,7 +212,7 @@ def test_ipv6_dhcpv6_router_advertisements_and_nat(tmp_path, make_domain, peer_s
         pod_v6 = [ip.split('/')[0] for ip in net['pod_interface']['ips'] if ':' in ip][0]
         assert pod_v6 in iface['interface']['ipAddresses']
         families = [t['table']['family'] for t in json.loads(
-            netns_run(names.pod_netns(guest.name), 'nft', '-j', 'list', 'tables').stdout)['nftables'] if 'table' in t]
+            netns_run(names.pod_netns('default', guest.name), 'nft', '-j', 'list', 'tables').stdout)['nftables'] if 'table' in t]
         assert families == (['ip', 'ip6'] if stack == 'dual' else ['ip6'])
 
         guest.start()

@@ -108,8 +108,8 @@ def node_veths(podnet):
 
 
 def assert_pod_gone(podnet, name):
-    assert not os.path.exists('/var/run/netns/' + names.pod_netns(name))
-    assert not os.path.exists(os.path.join(podnet.state_dir, name))
+    assert not os.path.exists('/var/run/netns/' + names.pod_netns('default', name))
+    assert not os.path.exists(os.path.join(podnet.state_dir, names.pod_id('default', name)))
     assert [l['ifname'] for l in ip_json('link') if (l.get('ifalias') or '').startswith('vmnet:%s/' % name)] == []
 
 
@@ -137,7 +137,7 @@ def test_masquerade_pod_network_and_bridge_bound_secondary_networks(podnet, make
         {'name': 'red', 'multus': {'networkName': 'br10-ipam'}},            # namespace of the VM
         {'name': 'blue', 'multus': {'networkName': 'vmnt-l2/br11-l2'}},
     ])
-    pod = names.pod_netns(guest.name)
+    pod = names.pod_netns('default', guest.name)
     red_if, blue_if = names.secondary_pod_iface('red'), names.secondary_pod_iface('blue')
 
     _default, red, blue = attach(podnet, manifest, guest.name, 'default', 'red', 'blue')
@@ -149,7 +149,7 @@ def test_masquerade_pod_network_and_bridge_bound_secondary_networks(podnet, make
     assert red_ip.startswith('10.250.10.') and red_ip.endswith('/24')
     assert 'CNI ADD vmnt-br10 (%s) as %s' % (os.path.join(podnet.nad_dir, 'vmnt-ns', 'br10-ipam.yaml'), red_if) \
         in red['actions']
-    with open(os.path.join(podnet.state_dir, guest.name, 'networks', 'red.json')) as handle:
+    with open(os.path.join(podnet.state_dir, names.pod_id('default', guest.name), 'networks', 'red.json')) as handle:
         assert json.load(handle)['result']['ips'][0]['version'] == '4'          # a 0.3.1 result
     spoof_rules = netns_run(podnet.node, 'nft', 'list', 'table', 'bridge', 'nat').stdout
     assert 'ether saddr %s return' % BLUE_MAC in spoof_rules
@@ -211,7 +211,7 @@ def test_multus_default_network_from_a_nad_chain(podnet, make_domain):
     guest = make_domain('vmntdef')
     manifest = vm(guest.name, interfaces=[{'name': 'test1', 'bridge': {}}],
                   networks=[{'name': 'test1', 'multus': {'default': True, 'networkName': 'vmnt-default'}}])
-    pod = names.pod_netns(guest.name)
+    pod = names.pod_netns('default', guest.name)
 
     net, = attach(podnet, manifest, guest.name, 'test1')
     iface = net['pod_interface']
@@ -275,7 +275,7 @@ def test_ordinal_names_and_a_changed_mac_reattach(podnet):
     assert preview['changed'] and 're-attach net1 (configuration changed)' in preview['actions']
     changed = pod_module(podnet, 'vm_network', spec, vm='vmntord', name='l2')
     assert changed['pod_interface']['mac'] == '02:00:00:1e:00:02'
-    assert [l['address'] for l in ip_json('-n', 'vmnet-vmntord', 'link') if l['ifname'] == 'net1'] == [
+    assert [l['address'] for l in ip_json('-n', 'vmnet-default_vmntord', 'link') if l['ifname'] == 'net1'] == [
         '02:00:00:1e:00:02']
     assert pod_module(podnet, 'vm_network', spec, vm='vmntord', name='l2', state='absent')['changed']
     assert_pod_gone(podnet, 'vmntord')

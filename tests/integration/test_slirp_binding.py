@@ -52,7 +52,8 @@ def manifest(name, ports):
 
 
 def interface(podnet, spec, vm, **args):
-    return pod_module(podnet, 'vm_interface', spec, vm=vm, name='default', dns_search=SEARCH, **args)
+    return pod_module(podnet, 'vm_interface', spec, vm=vm, name='default', dns_search=SEARCH,
+                      permit_slirp_interface=True, **args)
 
 
 def qemu_args(domain):
@@ -117,7 +118,7 @@ def test_slirp_lease_forward_outbound_status_and_absent(podnet, make_domain, gue
     server, server_port = loopback_server
     guest = make_domain('vmntslirp', cmdline='vmnet.connect=10.0.2.2:%d' % server_port)
     spec = manifest(guest.name, [{'name': 'http', 'port': GUEST_PORT, 'protocol': 'TCP'}])
-    net = pod_module(podnet, 'vm_network', spec, vm=guest.name, name='default')
+    net = pod_module(podnet, 'vm_network', spec, vm=guest.name, name='default', permit_slirp_interface=True)
     pod_ip = net['pod_interface']['ips'][0].split('/')[0]
 
     # check mode: the change is reported, the definition is not touched
@@ -129,7 +130,7 @@ def test_slirp_lease_forward_outbound_status_and_absent(podnet, make_domain, gue
 
     made = interface(podnet, spec, guest.name)
     assert 'add "ua-default" to the QEMU command line of the persistent definition' in made['actions'], made
-    mac = slirp.generated_mac(guest.name, 'default')
+    mac = slirp.generated_mac('default', guest.name, 'default')
     assert made['interface'] == {'name': 'default', 'mac': mac, 'ipAddress': pod_ip, 'ipAddresses': [pod_ip],
                                  'podInterfaceName': 'eth0', 'linkState': 'up', 'queueCount': 1,
                                  'infoSource': 'domain'}
@@ -139,7 +140,7 @@ def test_slirp_lease_forward_outbound_status_and_absent(podnet, make_domain, gue
         '-device', '{"driver":"e1000","netdev":"ua-default","id":"ua-default","mac":"%s"}' % mac]
     again = interface(podnet, spec, guest.name)
     assert (again['changed'], again['actions'], again['restart_required']) == (False, [], False), again
-    net_again = pod_module(podnet, 'vm_network', spec, vm=guest.name, name='default')
+    net_again = pod_module(podnet, 'vm_network', spec, vm=guest.name, name='default', permit_slirp_interface=True)
     assert (net_again.get('failed'), net_again['changed']) == (None, False), net_again
 
     # QEMU's DHCP, its router answering pings, the forward from the host's loopback, the
@@ -179,7 +180,8 @@ def test_slirp_lease_forward_outbound_status_and_absent(podnet, make_domain, gue
     removed = interface(podnet, no_ports, guest.name, state='absent')
     assert 'remove "ua-default" from the QEMU command line of the persistent definition' in removed['actions']
     assert not interface(podnet, no_ports, guest.name, state='absent')['changed']
-    pod_module(podnet, 'vm_network', no_ports, vm=guest.name, name='default', state='absent')
+    pod_module(podnet, 'vm_network', no_ports, vm=guest.name, name='default', state='absent',
+               permit_slirp_interface=True)
     assert 'commandline' not in guest.domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
-    assert names.pod_netns(guest.name) not in subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE,
+    assert names.pod_netns('default', guest.name) not in subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE,
                                                              universal_newlines=True, check=False).stdout

@@ -19,7 +19,7 @@ import pytest
 from modules import run_module
 from podnet import pod_module
 
-from ansible_collections.vmnet.networks.plugins.module_utils import interface, status
+from ansible_collections.vmnet.networks.plugins.module_utils import interface, names, status
 from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_domain import DomainNics
 
 sys.path[:0] = [os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'unit', 'plugins',
@@ -115,4 +115,4 @@ def test_sriov_interface_on_a_stopped_domain(make_domain, podnet, tmp_path):
     # the network goes with its pod
     detached = pod_module(podnet, 'vm_network', document, vm=vm, name='fast', state='absent')
     assert detached['changed'] and detached['actions'][0] == 'forget SR-IOV network fast', detached
-    assert not os.path.exists(os.path.join(podnet.state_dir, vm))
+    assert not os.path.exists(os.path.join(podnet.state_dir, names.pod_id('default', vm)))
