@@ -8,6 +8,12 @@ whatever the client asked for; ``dhcp-host`` with a ``static`` range and
 ``dhcp-option-force`` give the same behaviour. The bridge holds only the fake
 ``169.254.75.1<i>/32``, so ``shared-network`` tells dnsmasq which subnet it serves; the
 fake address becomes the server identifier, as in KubeVirt.
+
+The configuration is rendered, never interpolated: every value that goes into a line (the
+hostname from the manifest, addresses, search domains, paths) must be one token of
+``[A-Za-z0-9._:/-]``, else rendering is refused, so no value can add a directive or split
+an option. dnsmasq drops root after it opened its files (its compiled-in user), keeping only
+what DHCP needs; its files live in the VM's private state dir, written atomically.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -15,11 +21,13 @@ __metaclass__ = type
 
 import ipaddress
 import os
+import re
 import signal
 import subprocess
 import time
 
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
+from ansible_collections.vmnet.networks.plugins.module_utils.host import files
 
 LEASE = '999d'  # KubeVirt: 999 days (86 313 600 s)
 DEFAULT_DNS = ['8.8.8.8']
@@ -73,57 +81,88 @@ def masquerade_entry(tag, bridge, ipv4, ipv6, mtu, hostname, dns, search):
     return entry
 
 
+# One token of a dnsmasq option: no separator (``,`` ``=`` space), no comment, no line break.
+_TOKEN = re.compile(r'[A-Za-z0-9._:/-]+')
+
+
+def _token(value, what):
+    """``value`` as text, refused unless it is one safe token of a dnsmasq line."""
+    text = '%s' % (value,)
+    if not _TOKEN.fullmatch(text):
+        raise VmnetError('refusing to render %s %s into the dnsmasq configuration: only letters, digits and '
+                         '"._:/-" are allowed' % (what, _quoted(text)), field=what)
+    return text
+
+
+def _quoted(text):
+    return '"%s"' % text.encode('unicode_escape').decode('ascii').replace('"', '\\"')
+
+
+def _line(template, *values):
+    """A line of ``template`` with each value checked as a token (``what`` names it)."""
+    return template % tuple(_token(value, what) for what, value in values)
+
+
 def _options(tag, entry):
     """Options both bindings send, whatever the client asked for."""
-    lines = ['dhcp-option-force=tag:%s,option:mtu,%d' % (tag, entry['mtu'])]
+    lines = [_line('dhcp-option-force=tag:%s,option:mtu,%s', ('tag', tag), ('mtu', entry['mtu']))]
     if entry['dns']:
-        lines.append('dhcp-option-force=tag:%s,option:dns-server,%s' % (tag, ','.join(entry['dns'])))
+        lines.append('dhcp-option-force=tag:%s,option:dns-server,%s'
+                     % (tag, ','.join(_token(server, 'dns') for server in entry['dns'])))
     if entry['hostname']:
-        lines.append('dhcp-option-force=tag:%s,12,%s' % (tag, entry['hostname']))
+        lines.append(_line('dhcp-option-force=tag:%s,12,%s', ('tag', tag), ('hostname', entry['hostname'])))
     if entry['search']:
-        lines.append('dhcp-option-force=tag:%s,option:domain-name,%s' % (tag, max(entry['search'], key=len)))
-        lines.append('dhcp-option-force=tag:%s,option:domain-search,%s' % (tag, ','.join(entry['search'])))
+        search = [_token(domain, 'search') for domain in entry['search']]
+        lines.append('dhcp-option-force=tag:%s,option:domain-name,%s' % (tag, max(search, key=len)))
+        lines.append('dhcp-option-force=tag:%s,option:domain-search,%s' % (tag, ','.join(search)))
     return lines
 
 
 def _bridge_lines(entry):
-    tag = entry['tag']
+    tag, bridge, ip = _token(entry['tag'], 'tag'), _token(entry['bridge'], 'bridge'), _token(entry['ip'], 'ip')
     lines = [
-        'interface=%s' % entry['bridge'],
-        'shared-network=%s,%s' % (entry['bridge'], entry['ip']),
-        'dhcp-range=set:%s,%s,static,%s,%s' % (tag, entry['network'], entry['netmask'], LEASE),
-        'dhcp-host=%s,set:%s,%s,%s' % (entry['mac'], tag, entry['ip'], LEASE),
+        'interface=%s' % bridge,
+        'shared-network=%s,%s' % (bridge, ip),
+        _line('dhcp-range=set:%s,%s,static,%s,%s', ('tag', tag), ('network', entry['network']),
+              ('netmask', entry['netmask']), ('lease', LEASE)),
+        _line('dhcp-host=%s,set:%s,%s,%s', ('mac', entry['mac']), ('tag', tag), ('ip', ip), ('lease', LEASE)),
         # an empty router option stops dnsmasq from offering itself as the gateway
-        'dhcp-option-force=tag:%s,option:router%s' % (tag, ',' + entry['router'] if entry['router'] else ''),
+        'dhcp-option-force=tag:%s,option:router%s' % (
+            tag, ',' + _token(entry['router'], 'router') if entry['router'] else ''),
     ]
     lines += _options(tag, entry)
     if entry['routes']:
         lines.append('dhcp-option-force=tag:%s,option:classless-static-route,%s'
-                     % (tag, ','.join('%s,%s' % tuple(r) for r in entry['routes'])))
+                     % (tag, ','.join('%s,%s' % (_token(dst, 'routes'), _token(via, 'routes'))
+                                      for dst, via in entry['routes'])))
     return lines
 
 
 def _masquerade_lines(entry):
-    tag, bridge = entry['tag'], entry['bridge']
+    tag, bridge = _token(entry['tag'], 'tag'), _token(entry['bridge'], 'bridge')
     lines = ['interface=%s' % bridge]
     if entry['ipv4']:
         v4 = entry['ipv4']
-        lines += ['dhcp-range=set:%s,%s,%s,%s,%s' % (tag, v4['ip'], v4['ip'], v4['netmask'], LEASE),
-                  'dhcp-option-force=tag:%s,option:router,%s' % (tag, v4['router'])]
+        lines += [_line('dhcp-range=set:%s,%s,%s,%s,%s', ('tag', tag), ('ip', v4['ip']), ('ip', v4['ip']),
+                        ('netmask', v4['netmask']), ('lease', LEASE)),
+                  _line('dhcp-option-force=tag:%s,option:router,%s', ('tag', tag), ('router', v4['router']))]
         lines += _options(tag, entry)
     if entry['ipv6']:
         v6 = entry['ipv6']
         # DHCPv6 for the address, and router advertisements (which KubeVirt does not send)
         # so that the guest gets its IPv6 default route.
         lines += ['enable-ra', 'ra-param=%s,10,1800' % bridge,
-                  'dhcp-range=set:%s,%s,%s,%d,%s' % (tag, v6['ip'], v6['ip'], v6['prefix'], LEASE)]
+                  _line('dhcp-range=set:%s,%s,%s,%s,%s', ('tag', tag), ('ip', v6['ip']), ('ip', v6['ip']),
+                        ('prefix', int(v6['prefix'])), ('lease', LEASE))]
     return lines
 
 
-def render(entries):
+def render(entries, leases, log):
+    """The pod's dnsmasq configuration; ``leases`` and ``log`` are its files' paths."""
     lines = ['# vmnet.networks: DHCP for the guests of this pod (generated; do not edit)',
              'port=0', 'bind-interfaces', 'except-interface=lo', 'dhcp-authoritative',
-             'dhcp-leasefile={leases}', 'log-dhcp', 'log-facility={log}', 'user=root']
+             'dhcp-leasefile=%s' % _token(leases, 'dhcp-leasefile'), 'log-dhcp',
+             'log-facility=%s' % _token(log, 'log-facility')]
     for entry in entries:
         lines += _masquerade_lines(entry) if entry['binding'] == 'masquerade' else _bridge_lines(entry)
     return '\n'.join(lines) + '\n'
@@ -140,12 +179,11 @@ class Dnsmasq(object):
         self.log = state.path('dnsmasq.log')
 
     def text(self, entries):
-        return render(entries).format(leases=self.leases, log=self.log) if entries else ''
+        return render(entries, self.leases, self.log) if entries else ''
 
     def current_text(self):
         try:
-            with open(self.conf) as handle:
-                return handle.read()
+            return files.read_text(self.conf) or ''
         except OSError:
             return ''
 
@@ -175,8 +213,8 @@ class Dnsmasq(object):
             actions.append('start dnsmasq (not running)')
         if actions and not check_mode:
             self._stop_process()
-            with open(self.conf, 'w') as handle:
-                handle.write(wanted)
+            files.makedirs(os.path.dirname(self.conf))
+            files.write_atomic(self.conf, wanted)
             self._start()
         return actions
 
@@ -189,7 +227,7 @@ class Dnsmasq(object):
         if not check_mode:
             self._stop_process()
             for path in (self.conf, self.pidfile, self.leases):
-                if os.path.exists(path):
+                if os.path.lexists(path):
                     os.unlink(path)
         return actions
 

@@ -8,6 +8,9 @@ ROUTES = [{'dst': '0.0.0.0/0', 'gateway': '10.88.0.1'}, {'dst': '10.88.0.0/16', 
           {'dst': '169.254.1.1/32', 'gateway': None}]
 
 
+LEASES, LOG = '/sandbox/state/default_vm/dnsmasq.leases', '/sandbox/state/default_vm/dnsmasq.log'
+
+
 def entry(**overrides):
     values = dict(tag='eth0', bridge='k6t-eth0', cidr='10.88.0.5/16', mac='02:00:00:aa:bb:cc',
                   gateway='10.88.0.1', routes=ROUTES, mtu=1400, hostname='testvm',
@@ -22,7 +25,7 @@ def test_bridge_entry_drops_the_local_subnet_and_puts_the_default_route_last():
 
 
 def test_render_has_every_kubevirt_option_forced():
-    text = dhcp.render([entry()])
+    text = dhcp.render([entry()], LEASES, LOG)
     lines = text.splitlines()
     for line in [
             'interface=k6t-eth0', 'shared-network=k6t-eth0,10.88.0.5',
@@ -37,10 +40,12 @@ def test_render_has_every_kubevirt_option_forced():
             'dhcp-option-force=tag:eth0,option:classless-static-route,169.254.1.1/32,0.0.0.0,0.0.0.0/0,10.88.0.1']:
         assert line in lines, line
     assert 'port=0' in lines  # no DNS service
+    assert 'dhcp-leasefile=' + LEASES in lines and 'log-facility=' + LOG in lines
+    assert not any(line.startswith('user=') for line in lines)  # dnsmasq drops root
 
 
 def test_no_gateway_gives_an_empty_router_option():
-    assert 'dhcp-option-force=tag:eth0,option:router' in dhcp.render([entry(gateway=None)]).splitlines()
+    assert 'dhcp-option-force=tag:eth0,option:router' in dhcp.render([entry(gateway=None)], LEASES, LOG).splitlines()
 
 
 def test_resolv_conf(tmp_path):
