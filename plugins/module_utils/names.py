@@ -86,6 +86,20 @@ def check_interface_name(name, field='name'):
     return name
 
 
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
+_CONTROL = re.compile('[\x00-\x1f\x7f-\x9f\u2028\u2029]')
+
+
+def plain_text(value, what):
+    """``value`` (str) for a rendered configuration (XML, QEMU arguments, nft), refused when
+    it holds a control character: a line break or NUL must never reach a renderer, even if
+    a check before it had a bug."""
+    if not isinstance(value, str) or _CONTROL.search(value):
+        raise VmnetError('%s: refusing to render %s: control characters are not allowed' % (what, _quote(value)),
+                         field=what)
+    return value
+
+
 def _quote(value):
     return json.dumps(value) if isinstance(value, str) else repr(value)
 

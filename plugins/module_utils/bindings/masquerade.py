@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import re
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
 from ansible_collections.vmnet.networks.plugins.module_utils.bindings import common
@@ -78,7 +79,8 @@ def rules(family, addresses, ports, pod_iface='eth0', bridge='k6t-eth0'):
     rule with a set, so that a chain holds O(1) rules however many ports are forwarded. For
     one port per protocol the rules are KubeVirt's, word for word.
     """
-    vm, gateway, loopback = addresses['vm'], addresses['gateway'], LOOPBACK[family]
+    vm, gateway, loopback = _address(addresses['vm']), _address(addresses['gateway']), LOOPBACK[family]
+    pod_iface, bridge = _ifname(pod_iface), _ifname(bridge)
     preinbound, postinbound, output = [], [], []
     if not ports:
         preinbound.append('counter dnat to %s' % vm)
@@ -112,13 +114,30 @@ def rules(family, addresses, ports, pod_iface='eth0', bridge='k6t-eth0'):
     return text
 
 
+# What the nft text is made of, checked again here: rendered, never interpolated.
+_IFNAME = re.compile(r'[A-Za-z0-9_.-]{1,15}')
+
+
+def _address(text):
+    return str(ipaddress.ip_address(names.plain_text(text, 'address')))
+
+
+def _ifname(name):
+    if not _IFNAME.fullmatch(names.plain_text(name, 'interface')):
+        raise VmnetError('refusing interface name %r in nft rules' % name, field='interface')
+    return name
+
+
 def _ports_by_protocol(ports):
+    """``[(protocol, [port, ...])]``, each port once, in the order given (dicts: linear time)."""
     grouped = {}
     for port in ports:
-        numbers = grouped.setdefault(port['protocol'].lower(), [])
-        if port['port'] not in numbers:
-            numbers.append(port['port'])
-    return sorted(grouped.items())
+        protocol, number = port['protocol'].lower(), port['port']
+        if protocol not in ('tcp', 'udp') or isinstance(number, bool) or not isinstance(number, int) \
+                or not 0 < number < 65536:
+            raise VmnetError('refusing port %r/%r in nft rules' % (port['protocol'], number), field='ports')
+        grouped.setdefault(protocol, {})[number] = None
+    return sorted((protocol, list(numbers)) for protocol, numbers in grouped.items())
 
 
 def refresh(record, iface, hostname, dns, search):

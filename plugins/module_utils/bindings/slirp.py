@@ -54,12 +54,10 @@ def model(iface):
 
 def host_forwards(ports):
     """The ``hostfwd`` option of each (protocol, port), once, from the host's loopback."""
-    forwards = []
+    forwards = {}
     for port in ports:
-        forward = '%s:%s:%d-:%d' % (port['protocol'].lower(), HOST_ADDRESS, port['port'], port['port'])
-        if forward not in forwards:
-            forwards.append(forward)
-    return forwards
+        forwards['%s:%s:%d-:%d' % (port['protocol'].lower(), HOST_ADDRESS, port['port'], port['port'])] = None
+    return list(forwards)
 
 
 def discover(pod, iface, queues):

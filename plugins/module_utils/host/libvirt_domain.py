@@ -28,6 +28,7 @@ try:
 except ImportError:
     HAS_LIBVIRT = False
 
+from ansible_collections.vmnet.networks.plugins.module_utils import names
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 
 USER_ALIAS_PREFIX = 'ua-'
@@ -83,6 +84,9 @@ def normalise_nic(nic):
     if unknown:
         raise VmnetError('unknown NIC fields: %s' % ', '.join(unknown), field=unknown[0])
     out = dict((field, nic.get(field)) for field in NIC_FIELDS)
+    for field in NIC_FIELDS:
+        if isinstance(out[field], str):
+            names.plain_text(out[field], field)  # an XML value: never a control character
     for field, default in _DEFAULTS.items():
         if out[field] is None:
             out[field] = default
@@ -527,6 +531,8 @@ class DomainNics(object):
         if self.pod_metadata() == {'vm': vm, 'namespace': namespace, 'state_dir': state_dir}:
             return []
         if not check_mode:
+            for field, value in (('namespace', namespace), ('vm', vm), ('state_dir', state_dir)):
+                names.plain_text(value, field)
             element = ET.Element('pod', {'vm': vm, 'namespace': namespace, 'state-dir': state_dir})
             self._set_metadata(_to_xml(element))
         return ['record the pod of "%s/%s" in the domain metadata' % (namespace, vm)]
@@ -711,6 +717,7 @@ def render_hostdev(source_address, name, pci_address=None, boot_order=None):
     picks vfio."""
     if boot_order is not None and (isinstance(boot_order, bool) or not isinstance(boot_order, int) or boot_order < 1):
         raise VmnetError('boot_order must be a positive integer, got %r' % boot_order, field='boot_order')
+    names.plain_text(name, 'name')
     element = ET.Element('hostdev', {'mode': 'subsystem', 'type': 'pci', 'managed': 'no'})
     _pci_address_element(ET.SubElement(element, 'source'), source_address, typed=False)
     if boot_order is not None:

@@ -32,6 +32,7 @@ try:
 except ImportError:
     pass  # libvirt_domain reports the missing bindings
 
+from ansible_collections.vmnet.networks.plugins.module_utils import names
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_domain import USER_ALIAS_PREFIX
 
@@ -49,9 +50,14 @@ _OPTION = re.compile(r'(?:[^,]|,,)+')
 # --- a pair as arguments and back --------------------------------------------------------
 
 def render(nic):
-    """The values of the ``-netdev`` and ``-device`` arguments of ``nic`` (a dict of ``FIELDS``)."""
+    """The values of the ``-netdev`` and ``-device`` arguments of ``nic`` (a dict of ``FIELDS``).
+
+    A comma in a value is doubled (QEMU's escape); a control character is refused."""
     options = [('id', nic['alias']), ('net', nic['net']), ('hostname', nic['hostname'])]
     options += [(key, value) for key in _REPEATED for value in nic[key]]
+    for key, value in options + [('model', nic['model']), ('mac', nic['mac'])]:
+        if value is not None:
+            names.plain_text(value, key)
     netdev = ','.join(['user'] + ['%s=%s' % (key, value.replace(',', ',,'))
                                   for key, value in options if value is not None])
     device = [('driver', nic['model']), ('netdev', nic['alias']), ('id', nic['alias']), ('mac', nic['mac'])]

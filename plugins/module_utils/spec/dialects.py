@@ -118,6 +118,7 @@ class Reader(object):
 
     def __init__(self):
         self.errors = []
+        self._reported = set()
 
     def read(self, obj, key, path, kind, default=None):
         value = obj.get(key)
@@ -150,8 +151,11 @@ class Reader(object):
 
     def _wrong_type(self, path, value, kind):
         problem = error(path, 'Invalid value: "%s": must be of type %s' % (json_type(value), kind))
-        # Objects on the way to several fields are read more than once: report them once.
-        if problem not in self.errors:
+        # Objects on the way to several fields are read more than once: report them once
+        # (a set, so that a list of many wrong items costs linear time).
+        key = (problem['field'], problem['message'])
+        if key not in self._reported:
+            self._reported.add(key)
             self.errors.append(problem)
 
 
