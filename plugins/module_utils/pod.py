@@ -29,7 +29,7 @@ class Pod(object):
     def __init__(self, vm, state_dir=None, cni_conf_dir='/etc/cni/net.d', cni_bin_dirs=None,
                  node_netns=None, nad_dir=None, sriov_pools_file=None, namespace='default'):
         # the VM's identity is (namespace, name), both checked as Kubernetes checks them
-        self.vm_namespace, self.vm = names.check_vm_identity(namespace, vm, 'namespace', 'vm')
+        self.vm_namespace, self.vm = names.check_vm_identity(namespace, vm, 'vm', 'namespace')
         self.netns = names.pod_netns(namespace, vm)
         self.state = VmState(state_dir, namespace, vm)
         self.cni_conf_dir = cni_conf_dir

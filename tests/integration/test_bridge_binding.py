@@ -10,6 +10,7 @@ received on the serial console (tools/guest).
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -114,6 +115,7 @@ def test_guest_gets_the_pod_ip(podnet, make_domain, dialect):
     assert lease['serverid'] == '169.254.75.10'
     assert lease['lease'] == str(999 * 86400)
     assert lease['staticroutes'] == '0.0.0.0/0,%s' % podnet.gateway
+    assert_dnsmasq_unprivileged(podnet, guest.name, expected_mac)
     guest.wait_for(r'^VMNET-PING if=eth0 dst=%s ok' % podnet.gateway.replace('.', r'\.'), timeout=30)
 
     client, _client_ip = podnet.client()
@@ -124,6 +126,21 @@ def test_guest_gets_the_pod_ip(podnet, make_domain, dialect):
 
     apply(podnet, manifest, guest.name, guest.name, state='absent')
     assert_nothing_left(podnet, guest.name, pod_ip)
+
+
+def assert_dnsmasq_unprivileged(podnet, vm, mac):
+    """The pod's dnsmasq dropped root after start, and still recorded the lease it gave."""
+    state = os.path.join(podnet.state_dir, names.pod_id('default', vm))
+    with open(os.path.join(state, 'dnsmasq.pid')) as handle:
+        pid = int(handle.read())
+    with open('/proc/%d/status' % pid) as handle:
+        uids = next(line.split()[1:] for line in handle if line.startswith('Uid:'))
+    assert '0' not in uids, uids
+    deadline = time.monotonic() + 10
+    while mac not in open(os.path.join(state, 'dnsmasq.leases')).read():
+        assert time.monotonic() < deadline, 'dnsmasq did not record the lease of %s' % mac
+        time.sleep(0.2)
+    assert oct(os.stat(state).st_mode & 0o777) == '0o700'
 
 
 def host_snapshot(vm):

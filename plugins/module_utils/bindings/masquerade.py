@@ -119,7 +119,10 @@ _IFNAME = re.compile(r'[A-Za-z0-9_.-]{1,15}')
 
 
 def _address(text):
-    return str(ipaddress.ip_address(names.plain_text(text, 'address')))
+    try:
+        return str(ipaddress.ip_address(names.plain_text(text, 'address')))
+    except ValueError:
+        raise VmnetError('refusing address %r in nft rules' % (text,), field='address')
 
 
 def _ifname(name):

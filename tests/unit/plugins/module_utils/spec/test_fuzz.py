@@ -11,10 +11,15 @@ __metaclass__ = type
 
 import copy
 import json
+import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ansible_collections.vmnet.networks.plugins.module_utils import names
+from ansible_collections.vmnet.networks.plugins.module_utils.bindings import masquerade
+from ansible_collections.vmnet.networks.plugins.module_utils.host import dhcp, libvirt_domain, libvirt_qemu_args
+from ansible_collections.vmnet.networks.plugins.module_utils.host.state import VmState
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import normalize
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -205,6 +210,7 @@ options = st.fixed_dictionaries(
             st.sampled_from(['PasstBinding', 'PortRangesSpec', 'NetworkDevicesWithDRA']), max_size=3
         ),
         'pod_interface_naming': st.sampled_from(['hashed', 'ordinal']),
+        'permit_slirp_interface': st.booleans(),
     }
 )
 
@@ -253,3 +259,70 @@ def test_tampered_model_gives_errors_or_a_model(manifest, opts, data):
     elif isinstance(target, list) and target:
         target[data.draw(st.integers(min_value=0, max_value=len(target) - 1))] = data.draw(junk)
     assert_result_shape(normalize(spec, opts))
+
+
+# Names and hostnames: random unicode, separators and control characters --------------------
+
+# Characters that break a path, a dnsmasq line, an nft rule, a QEMU option or XML.
+_NASTY = ['/', '..', '\n', '\r', '\x00', ',', '=', '#', ' ', '{', '}', '"', "'", '_', '.', '-', '\u2028', '\x7f']
+hostile_names = st.one_of(
+    st.text(max_size=20),
+    st.lists(st.one_of(st.sampled_from(_NASTY), st.sampled_from(['web', 'a', 'Z9', 'x' * 70])),
+             max_size=6).map(''.join),
+    st.sampled_from(['web', 'a.b', 'a-b', 'default', 'x' * 63, 'x' * 253, 'x' * 254]),
+)
+# Valid for every name field (a DNS label is a subdomain, an interface name, a NAD name).
+valid_names = st.from_regex(r'[a-z0-9]([a-z0-9-]{0,12}[a-z0-9])?', fullmatch=True)
+# Mostly valid, so that accepted manifests are common enough to check what they render.
+names_or_hostile = st.one_of(valid_names, valid_names, valid_names, valid_names, hostile_names)
+
+
+def _named_manifest(dialect, name, namespace, hostname, subdomain, iface, network, nad):
+    metadata = {'name': name, 'namespace': namespace}
+    if dialect == 'virtink':
+        return {'apiVersion': 'virt.virtink.smartx.com/v1alpha1', 'kind': 'VirtualMachine', 'metadata': metadata,
+                'spec': {'instance': {'interfaces': [{'name': iface, 'bridge': {}}, {'name': network, 'bridge': {}}]},
+                         'networks': [{'name': iface, 'pod': {}}, {'name': network, 'multus': {'networkName': nad}}]}}
+    vmi_spec = {'hostname': hostname, 'subdomain': subdomain,
+                'domain': {'devices': {'interfaces': [{'name': iface, 'masquerade': {}},
+                                                      {'name': network, 'bridge': {}}]}},
+                'networks': [{'name': iface, 'pod': {}}, {'name': network, 'multus': {'networkName': nad}}]}
+    return {'apiVersion': 'kubevirt.io/v1', 'kind': 'VirtualMachineInstance', 'metadata': metadata, 'spec': vmi_spec}
+
+
+def _assert_renders_unchanged(spec):
+    """Every accepted name passes each renderer as it is: nothing to escape, nothing refused."""
+    netns = names.pod_netns(spec['namespace'], spec['name'])
+    assert re.fullmatch(r'[A-Za-z0-9_.-]{1,63}', netns)
+    root = VmState('/nonexistent-vmnet-fuzz', spec['namespace'], spec['name']).root
+    assert root == '/nonexistent-vmnet-fuzz/' + names.pod_id(spec['namespace'], spec['name'])
+    hostname = spec['hostname']
+    text = dhcp.render([dhcp.masquerade_entry('eth0', 'k6t-eth0', {'vm': '10.0.2.2', 'gateway': '10.0.2.1',
+                                                                   'prefix': 24}, None, 1500, hostname, [], [])],
+                       '/l', '/g')
+    assert 'dhcp-option-force=tag:eth0,12,%s' % hostname in text.splitlines()
+    for iface in spec['interfaces']:
+        alias = names.user_alias(iface['name'])
+        netdev, _device = libvirt_qemu_args.render({'alias': alias, 'model': 'e1000', 'mac': '52:54:00:00:00:01',
+                                                    'net': '10.0.2.0/24', 'hostname': hostname, 'dnssearch': [],
+                                                    'hostfwd': []})
+        assert netdev == 'user,id=%s,net=10.0.2.0/24,hostname=%s' % (alias, hostname)
+        xml = libvirt_domain.render_interface(libvirt_domain.normalise_nic({'alias': alias}))
+        assert '<alias name="%s" />' % alias in xml
+        assert len(names.owner_alias(spec['namespace'], spec['name'], iface['name'])) <= names.MAX_ALIAS
+        rules = masquerade.rules('ip', {'vm': '10.0.2.2', 'gateway': '10.0.2.1'}, [], iface['podInterfaceName'],
+                                 names.bridge_name(iface['podInterfaceName']))
+        assert 'iifname "%s"' % iface['podInterfaceName'] in rules
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(['kubevirt', 'virtink']), names_or_hostile, names_or_hostile,
+       st.one_of(st.none(), names_or_hostile), st.one_of(st.none(), names_or_hostile), names_or_hostile,
+       names_or_hostile, names_or_hostile)
+def test_hostile_names_are_refused_or_render_unchanged(dialect, name, namespace, hostname, subdomain, iface, network,
+                                                       nad):
+    spec, errors = normalize(_named_manifest(dialect, name, namespace, hostname, subdomain, iface, network, nad),
+                             {'permit_slirp_interface': True})
+    assert_result_shape((spec, errors))
+    if spec is not None:
+        _assert_renders_unchanged(spec)
