@@ -19,9 +19,9 @@ description:
     C(arp_ignore=1). Without IPv4 on the pod NIC the binding is L2 only (no DHCP)."
   - "The guest's frames reach the pod through a persistent host tap C(vmtap<hash>) that QEMU opens and a
     veth whose pod end is C(tap0)/C(tap<hash>) on the bridge, joined by a tc mirred redirect in each
-    direction. Host-side links carry the alias C(vmnet:<vm>/<interface>); vmnet never touches a link
+    direction. Host-side links carry the alias C(vmnet:<namespace>/<vm>/<interface>); vmnet never touches a link
     without it."
-  - "One C(dnsmasq) per pod (configuration, leases, log and pid file under O(state_dir)C(/<vm>/)) serves
+  - "One C(dnsmasq) per pod (configuration, leases, log and pid file under O(state_dir)C(/<namespace>_<vm>/)) serves
     KubeVirt's DHCP options: address and prefix, router, DNS and search domains, hostname, MTU,
     classless routes without the local subnet, a 999-day lease, the fake address as server identifier.
     It is restarted when it has died or its configuration changed."
@@ -45,7 +45,7 @@ description:
     in the pod. The interface gets a free VF of the SR-IOV pool that the NAD's
     C(k8s.v1.cni.cncf.io/resourceName) annotation names (pools of O(sriov_pools_file), see
     M(vmnet.networks.sriov_pool)): a VF bound to C(vfio-pci) beforehand (M(vmnet.networks.sriov_vf)), allocated
-    to no other interface and used by no running domain; it is kept under O(state_dir)C(/<vm>/sriov/). The NAD's
+    to no other interface and used by no running domain; it is kept under O(state_dir)C(/<namespace>_<vm>/sriov/). The NAD's
     C(vlan), C(vlanQoS), C(vlanProto), C(mac), C(min_tx_rate), C(max_tx_rate), C(spoofchk), C(trust) and
     C(link_state) are set on the VF through its PF as sriov-cni sets them, O(spec) C(macAddress) as the VF's
     admin MAC (the MAC the guest sees); O(state=absent) puts the VF's original settings back and frees it.

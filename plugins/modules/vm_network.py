@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 module: vm_network
 short_description: Attach a network of a VM to its pod, as the kubelet and Multus do
 description:
-  - Makes sure the VM's pod (a network namespace, C(vmnet-<vm>)) exists and that one network of the
+  - Makes sure the VM's pod (a network namespace, C(vmnet-<namespace>_<vm>)) exists and that one network of the
     VM's spec is attached to it by running its CNI configuration with the real CNI plugins
     (spec 1.0 C(ADD); C(CHECK) on later runs; C(DEL) on O(state=absent)).
   - A C(pod) network is the host's default CNI network (the first configuration of O(cni_conf_dir))
@@ -35,7 +35,7 @@ description:
     interface with the C(sriov) binding can use such a network."
   - Everything is checked (the NAD, its plugins' binaries, the binding) before the host is touched; a CNI
     C(ADD) that fails is undone with C(DEL), and the plugin's error is reported.
-  - CNI results are kept under O(state_dir)C(/<vm>/networks/) so that C(CHECK), C(DEL) and drift repair
+  - CNI results are kept under O(state_dir)C(/<namespace>_<vm>/networks/) so that C(CHECK), C(DEL) and drift repair
     work. An attachment whose pod interface has gone, or whose C(CHECK) fails, is made again (plugins that
     cannot C(CHECK) the result they have just added, such as the bridge plugin 1.1.1 without IPAM, are only
     watched for their pod interface).
@@ -119,13 +119,13 @@ netns:
   description: The pod's network namespace.
   returned: always
   type: str
-  sample: vmnet-testvm
+  sample: vmnet-default_testvm
 actions:
   description: What the module did (or would do in check mode), in order.
   returned: always
   type: list
   elements: str
-  sample: ["create network namespace vmnet-testvm", "CNI ADD vmnet (/etc/cni/net.d/10-vmnet.conflist) as eth0",
+  sample: ["create network namespace vmnet-default_testvm", "CNI ADD vmnet (/etc/cni/net.d/10-vmnet.conflist) as eth0",
            "CNI ADD mynet (/etc/vmnet/nads/default/linux-bridge-net.yaml) as podf3a01bd7116"]
 pod_interface:
   description: The pod interface of the network, as the CNI plugins made it.
