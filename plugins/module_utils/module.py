@@ -108,10 +108,13 @@ def find(module, items, name, kind):
 
 def pod(module, spec):
     params = module.params
-    return Pod(vm_name(module, spec), params['state_dir'], params['cni_conf_dir'],
-               params['cni_bin_dir'], params['node_netns'], params['nad_dir'],
-               sriov_pools_file=params.get('sriov_pools_file'),
-               namespace=spec.get('namespace') or DEFAULT_NAMESPACE)
+    try:
+        return Pod(vm_name(module, spec), params['state_dir'], params['cni_conf_dir'],
+                   params['cni_bin_dir'], params['node_netns'], params['nad_dir'],
+                   sriov_pools_file=params.get('sriov_pools_file'),
+                   namespace=spec.get('namespace') or DEFAULT_NAMESPACE)
+    except VmnetError as exc:  # a state dir that is not safe to use (a planted symlink, say)
+        module.fail_json(msg=str(exc), field=exc.field)
 
 
 @contextmanager

@@ -292,6 +292,8 @@ def test_state_refuses_a_planted_symlink(sandbox):
     os.symlink(sandbox.outside, os.path.join(sandbox.state_dir, 'default_web'))
     with pytest.raises(files.UnsafePath):
         VmState(sandbox.state_dir, 'default', 'web')
+    # the modules refuse it cleanly, before anything else
+    refused(sandbox, vm_network, 'refusing', name='default', state='absent', **pod_args(sandbox, vmi('web')))
     os.unlink(os.path.join(sandbox.state_dir, 'default_web'))
     # a record replaced by a link to elsewhere: reading and writing refuse it
     state = VmState(sandbox.state_dir, 'default', 'web')
