@@ -79,12 +79,12 @@ def libvirt_hook(tmp_path, podnet, libvirt_conn):
 
 def forget_host(vm, state_dir):
     """What a host reboot takes away: the pod namespace, the host links, dnsmasq."""
-    with open(os.path.join(state_dir, vm, 'dnsmasq.pid')) as handle:
+    with open(os.path.join(state_dir, names.pod_id('default', vm), 'dnsmasq.pid')) as handle:
         os.kill(int(handle.read()), signal.SIGTERM)
     for link in ip_json('link'):
         if (link.get('ifalias') or '').startswith('vmnet:%s/' % vm):
             subprocess.run(['ip', 'link', 'del', link['ifname']], check=True)
-    subprocess.run(['ip', 'netns', 'del', names.pod_netns(vm)], check=True)
+    subprocess.run(['ip', 'netns', 'del', names.pod_netns('default', vm)], check=True)
 
 
 def test_reboot_and_libvirtd_restart(podnet, make_domain, libvirt_conn, libvirt_hook):
@@ -103,7 +103,7 @@ def test_reboot_and_libvirtd_restart(podnet, make_domain, libvirt_conn, libvirt_
     # a host reboot: the domain stops, the pod and its host links and dnsmasq are gone
     guest.domain.destroy()
     forget_host(guest.name, podnet.state_dir)
-    assert names.pod_netns(guest.name) not in subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE,
+    assert names.pod_netns('default', guest.name) not in subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE,
                                                              universal_newlines=True, check=False).stdout
     # starting the domain (virsh start) brings its network back through the hook
     guest.start()
@@ -140,9 +140,9 @@ def test_killed_mid_apply_the_next_run_converges(podnet, make_domain):
         assert (again['changed'], again['actions']) == (False, []), (delay, again)
         run_module('vm_interface', state='absent', **args)
         assert _owned_links(vm) == [], delay
-        assert sorted(l['ifname'] for l in ip_json('-n', names.pod_netns(vm), 'link')) == ['eth0', 'lo'], delay
+        assert sorted(l['ifname'] for l in ip_json('-n', names.pod_netns('default', vm), 'link')) == ['eth0', 'lo'], delay
     pod_module(podnet, 'vm_network', manifest(vm), vm=vm, name='default', state='absent')
-    assert not os.path.exists(os.path.join(podnet.state_dir, vm))
+    assert not os.path.exists(os.path.join(podnet.state_dir, names.pod_id('default', vm)))
 
 
 def test_two_runs_at_once_do_not_corrupt_state(podnet, make_domain):
@@ -161,7 +161,7 @@ def test_two_runs_at_once_do_not_corrupt_state(podnet, make_domain):
         thread.join()
     assert [r.get('failed', False) for r in results] == [False, False], results
     assert sorted(r['changed'] for r in results) == [False, True]   # the second waited, then found it done
-    with open(os.path.join(podnet.state_dir, vm, 'interfaces', 'default.json')) as handle:
+    with open(os.path.join(podnet.state_dir, names.pod_id('default', vm), 'interfaces', 'default.json')) as handle:
         assert json.load(handle)['interface'] == 'default'
     apply(podnet, vm, state='absent')
 
@@ -199,7 +199,7 @@ def test_hot_plug_and_unplug_a_secondary_interface(podnet, make_domain):
     assert 'hot-unplug "ua-red"' in gone['actions'], gone
     guest.wait_for(r'^VMNET-NIC-GONE if=eth1', timeout=30)
     assert not pod_module(podnet, 'vm_network', unplugged, vm=vm, name='red', state='absent').get('failed')
-    pod_links = [l['ifname'] for l in ip_json('-n', names.pod_netns(vm), 'link')]
+    pod_links = [l['ifname'] for l in ip_json('-n', names.pod_netns('default', vm), 'link')]
     assert not [n for n in pod_links if pod_iface[3:] in n], pod_links
     assert [l for l in _owned_links(vm) if 'red' in l] == []
     assert 'ua-red' not in guest.domain.XMLDesc(0)
