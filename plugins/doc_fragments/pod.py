@@ -23,18 +23,18 @@ options:
         C(-) and C(.), at most 253 characters); anything else is refused.
       - Defaults to the manifest's C(metadata.name).
       - The VM's pod is identified by its namespace (the manifest's C(metadata.namespace), default
-        C(default)) and its name, C(<namespace>_<vm>), as KubeVirt names a VMI's domain: its
+        C(default)) and its name, C(<namespace>_<vm>), as KubeVirt names a VMI's domain; its
         network namespace is C(vmnet-<namespace>_<vm>) and its records are kept in
         O(state_dir)C(/<namespace>_<vm>/). Where that is longer than 63 characters, it becomes
         C(<namespace[:20]>_<vm[:20]>_<hash of both>).
     type: str
   permit_slirp_interface:
     description:
-      - KubeVirt's C(permitSlirpInterface) cluster switch, as in M(vmnet.networks.vm_spec): a spec
+      - KubeVirt's C(permitSlirpInterface) cluster switch, as in M(vmnet.networks.vm_spec); a spec
         with a C(slirp) interface is refused unless it is true, with KubeVirt's message
         C(Slirp interface is not enabled in kubevirt-config). A slirp guest reaches every service
         that listens on the host's C(127.0.0.1) (see M(vmnet.networks.vm_spec)).
-      - Checked again here because a spec is data: one that claims to be M(vmnet.networks.vm_spec)'s
+      - Checked again here because a spec is data, and one that claims to be M(vmnet.networks.vm_spec)'s
         output passes the same checks.
     type: bool
     default: false

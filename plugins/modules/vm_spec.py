@@ -51,7 +51,7 @@ options:
         When false, a C(slirp) interface, or C(slirp) as O(default_network_interface), is refused with
         KubeVirt's message C(Slirp interface is not enabled in kubevirt-config).
       - Turn it on only for tenants you trust with the host's loopback. QEMU's user network runs in
-        the host's network namespace here (not in a pod as in KubeVirt): the guest's router address
+        the host's network namespace here (not in a pod as in KubeVirt), so the guest's router address
         (C(10.0.2.2)) is the host's C(127.0.0.1), so the guest reaches every service that listens on
         the host's loopback, and C(ports) are forwarded from the host's C(127.0.0.1).
       - M(vmnet.networks.vm_network) and M(vmnet.networks.vm_interface) take the same option and check

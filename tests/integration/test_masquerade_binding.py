@@ -177,14 +177,15 @@ def test_cidr_too_small_fails_before_the_host_is_touched(podnet):
     result = pod_module(podnet, 'vm_network', spec, vm='vmntsmall', name='default')
     assert result['failed'] and 'VM CIDR subnet is too small' in result['msg']
     assert 'vmnet-default_vmntsmall' not in subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE,
-                                                   universal_newlines=True, check=False).stdout
+                                                           universal_newlines=True, check=False).stdout
 
 
 def assert_nothing_left(podnet, vm):
     assert names.pod_netns('default', vm) not in subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE,
-                                                     universal_newlines=True, check=False).stdout
-    assert not os.path.exists(os.path.join(podnet.state_dir, names.pod_id('default', vm)))
-    leftovers = subprocess.run(['pgrep', '-f', os.path.join(podnet.state_dir, names.pod_id('default', vm))], stdout=subprocess.PIPE,
+                                                                universal_newlines=True, check=False).stdout
+    state = os.path.join(podnet.state_dir, names.pod_id('default', vm))
+    assert not os.path.exists(state)
+    leftovers = subprocess.run(['pgrep', '-f', state], stdout=subprocess.PIPE,
                                universal_newlines=True, check=False).stdout.split()
     assert leftovers == [] or all(_zombie(pid) for pid in leftovers)
 

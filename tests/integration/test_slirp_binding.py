@@ -183,5 +183,6 @@ def test_slirp_lease_forward_outbound_status_and_absent(podnet, make_domain, gue
     pod_module(podnet, 'vm_network', no_ports, vm=guest.name, name='default', state='absent',
                permit_slirp_interface=True)
     assert 'commandline' not in guest.domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
-    assert names.pod_netns('default', guest.name) not in subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE,
-                                                             universal_newlines=True, check=False).stdout
+    assert names.pod_netns('default', guest.name) not in subprocess.run(['ip', 'netns', 'list'],
+                                                                        stdout=subprocess.PIPE,
+                                                                        universal_newlines=True, check=False).stdout
