@@ -103,8 +103,9 @@ def test_reboot_and_libvirtd_restart(podnet, make_domain, libvirt_conn, libvirt_
     # a host reboot: the domain stops, the pod and its host links and dnsmasq are gone
     guest.domain.destroy()
     forget_host(guest.name, podnet.state_dir)
-    assert names.pod_netns('default', guest.name) not in subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE,
-                                                             universal_newlines=True, check=False).stdout
+    assert names.pod_netns('default', guest.name) not in subprocess.run(['ip', 'netns', 'list'],
+                                                                        stdout=subprocess.PIPE,
+                                                                        universal_newlines=True, check=False).stdout
     # starting the domain (virsh start) brings its network back through the hook
     guest.start()
     guest.wait_for(r'^VMNET-LEASE .* ip=%s ' % pod_ip.replace('.', r'\.'), timeout=90)
