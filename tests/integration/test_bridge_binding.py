@@ -83,7 +83,7 @@ def assert_nothing_left(podnet, vm, pod_ip):
     netns = names.pod_netns('default', vm)
     assert netns not in subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE,
                                        universal_newlines=True, check=False).stdout
-    owned = [link['ifname'] for link in ip_json('link') if (link.get('ifalias') or '').startswith('vmnet:%s/' % vm)]
+    owned = [link['ifname'] for link in ip_json('link') if (link.get('ifalias') or '').startswith(names.owner_alias('default', vm, ''))]
     assert owned == []
     assert not os.path.exists(os.path.join(podnet.state_dir, names.pod_id('default', vm)))
     assert not os.path.exists(os.path.join(podnet.ipam_dir, 'vmnt-pod-network', pod_ip.split('/')[0]))
@@ -151,7 +151,7 @@ def host_snapshot(vm):
                               universal_newlines=True, check=False).stdout
     netns = names.pod_netns('default', vm)
     ours = set(names.host_links(netns, 'eth0'))
-    links = [l for l in ip_json('link') if l['ifname'] in ours or (l.get('ifalias') or '').startswith('vmnet:%s/' % vm)]
+    links = [l for l in ip_json('link') if l['ifname'] in ours or (l.get('ifalias') or '').startswith(names.owner_alias('default', vm, ''))]
     pod_exists = netns in out('ip', 'netns', 'list').split()
     return {
         'links': links,

@@ -82,7 +82,7 @@ def forget_host(vm, state_dir):
     with open(os.path.join(state_dir, names.pod_id('default', vm), 'dnsmasq.pid')) as handle:
         os.kill(int(handle.read()), signal.SIGTERM)
     for link in ip_json('link'):
-        if (link.get('ifalias') or '').startswith('vmnet:%s/' % vm):
+        if (link.get('ifalias') or '').startswith(names.owner_alias('default', vm, '')):
             subprocess.run(['ip', 'link', 'del', link['ifname']], check=True)
     subprocess.run(['ip', 'netns', 'del', names.pod_netns('default', vm)], check=True)
 
@@ -118,7 +118,7 @@ def test_reboot_and_libvirtd_restart(podnet, make_domain, libvirt_conn, libvirt_
 
 
 def _owned_links(vm):
-    return sorted(l['ifname'] for l in ip_json('link') if (l.get('ifalias') or '').startswith('vmnet:%s/' % vm))
+    return sorted(l['ifname'] for l in ip_json('link') if (l.get('ifalias') or '').startswith(names.owner_alias('default', vm, '')))
 
 
 def test_killed_mid_apply_the_next_run_converges(podnet, make_domain):

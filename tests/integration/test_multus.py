@@ -107,10 +107,11 @@ def node_veths(podnet):
             if l.get('linkinfo', {}).get('info_kind') == 'veth']
 
 
-def assert_pod_gone(podnet, name):
-    assert not os.path.exists('/var/run/netns/' + names.pod_netns('default', name))
-    assert not os.path.exists(os.path.join(podnet.state_dir, names.pod_id('default', name)))
-    assert [l['ifname'] for l in ip_json('link') if (l.get('ifalias') or '').startswith('vmnet:%s/' % name)] == []
+def assert_pod_gone(podnet, name, namespace='default'):
+    assert not os.path.exists('/var/run/netns/' + names.pod_netns(namespace, name))
+    assert not os.path.exists(os.path.join(podnet.state_dir, names.pod_id(namespace, name)))
+    owned = names.owner_alias(namespace, name, '')
+    assert [l['ifname'] for l in ip_json('link') if (l.get('ifalias') or '').startswith(owned)] == []
 
 
 def test_masquerade_pod_network_and_bridge_bound_secondary_networks(podnet, make_domain):
@@ -137,7 +138,7 @@ def test_masquerade_pod_network_and_bridge_bound_secondary_networks(podnet, make
         {'name': 'red', 'multus': {'networkName': 'br10-ipam'}},            # namespace of the VM
         {'name': 'blue', 'multus': {'networkName': 'vmnt-l2/br11-l2'}},
     ])
-    pod = names.pod_netns('default', guest.name)
+    pod = names.pod_netns('vmnt-ns', guest.name)
     red_if, blue_if = names.secondary_pod_iface('red'), names.secondary_pod_iface('blue')
 
     _default, red, blue = attach(podnet, manifest, guest.name, 'default', 'red', 'blue')
@@ -149,7 +150,7 @@ def test_masquerade_pod_network_and_bridge_bound_secondary_networks(podnet, make
     assert red_ip.startswith('10.250.10.') and red_ip.endswith('/24')
     assert 'CNI ADD vmnt-br10 (%s) as %s' % (os.path.join(podnet.nad_dir, 'vmnt-ns', 'br10-ipam.yaml'), red_if) \
         in red['actions']
-    with open(os.path.join(podnet.state_dir, names.pod_id('default', guest.name), 'networks', 'red.json')) as handle:
+    with open(os.path.join(podnet.state_dir, names.pod_id('vmnt-ns', guest.name), 'networks', 'red.json')) as handle:
         assert json.load(handle)['result']['ips'][0]['version'] == '4'          # a 0.3.1 result
     spoof_rules = netns_run(podnet.node, 'nft', 'list', 'table', 'bridge', 'nat').stdout
     assert 'ether saddr %s return' % BLUE_MAC in spoof_rules
@@ -194,7 +195,7 @@ def test_masquerade_pod_network_and_bridge_bound_secondary_networks(podnet, make
 
     detach(podnet, manifest, guest.name, 'default', 'red', 'blue')
     assert not reserved(podnet, 'vmnt-br10', red_ip)                                # CNI DEL released it
-    assert_pod_gone(podnet, guest.name)
+    assert_pod_gone(podnet, guest.name, 'vmnt-ns')
     assert len(node_veths(podnet)) == 2                                             # the two clients' only
     assert BLUE_MAC not in netns_run(podnet.node, 'nft', 'list', 'table', 'bridge', 'nat').stdout
 
