@@ -79,13 +79,6 @@ def check_vm_identity(namespace, name, name_field='metadata.name', namespace_fie
     return namespace, name
 
 
-def check_interface_name(name, field='name'):
-    """Refuse an interface or network name outside KubeVirt's pattern, naming the field."""
-    if not isinstance(name, str) or not INTERFACE_NAME.fullmatch(name):
-        raise VmnetError('%s: %s, got %s' % (field, INTERFACE_NAME_MESSAGE, _quote(name)), field=field)
-    return name
-
-
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
 _CONTROL = re.compile('[\x00-\x1f\x7f-\x9f\u2028\u2029]')
 
