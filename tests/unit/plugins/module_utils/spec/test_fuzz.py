@@ -292,11 +292,12 @@ def _named_manifest(dialect, name, namespace, hostname, subdomain, iface, networ
 
 def _assert_renders_unchanged(spec):
     """Every accepted name passes each renderer as it is: nothing to escape, nothing refused."""
-    netns = names.pod_netns(spec['namespace'], spec['name'])
+    name = spec['name'] or 'vm'  # a manifest without a name takes the modules' vm option
+    netns = names.pod_netns(spec['namespace'], name)
     assert re.fullmatch(r'[A-Za-z0-9_.-]{1,63}', netns)
-    root = VmState('/nonexistent-vmnet-fuzz', spec['namespace'], spec['name']).root
-    assert root == '/nonexistent-vmnet-fuzz/' + names.pod_id(spec['namespace'], spec['name'])
-    hostname = spec['hostname']
+    root = VmState('/nonexistent-vmnet-fuzz', spec['namespace'], name).root
+    assert root == '/nonexistent-vmnet-fuzz/' + names.pod_id(spec['namespace'], name)
+    hostname = spec['hostname'] or 'vm'
     text = dhcp.render([dhcp.masquerade_entry('eth0', 'k6t-eth0', {'vm': '10.0.2.2', 'gateway': '10.0.2.1',
                                                                    'prefix': 24}, None, 1500, hostname, [], [])],
                        '/l', '/g')
@@ -309,7 +310,7 @@ def _assert_renders_unchanged(spec):
         assert netdev == 'user,id=%s,net=10.0.2.0/24,hostname=%s' % (alias, hostname)
         xml = libvirt_domain.render_interface(libvirt_domain.normalise_nic({'alias': alias}))
         assert '<alias name="%s" />' % alias in xml
-        assert len(names.owner_alias(spec['namespace'], spec['name'], iface['name'])) <= names.MAX_ALIAS
+        assert len(names.owner_alias(spec['namespace'], name, iface['name'])) <= names.MAX_ALIAS
         rules = masquerade.rules('ip', {'vm': '10.0.2.2', 'gateway': '10.0.2.1'}, [], iface['podInterfaceName'],
                                  names.bridge_name(iface['podInterfaceName']))
         assert 'iifname "%s"' % iface['podInterfaceName'] in rules
