@@ -115,6 +115,14 @@ def pod_id(namespace, name):
     return ID_SEPARATOR.join((namespace[:20], name[:20], _sha256(namespace + '/' + name)[:16]))
 
 
+def default_domain(namespace, name):
+    """The libvirt domain of a VM when none is named: its name in the ``default`` namespace,
+    else ``<namespace>_<name>`` as KubeVirt names a VMI's domain, so that two VMs of one name
+    in two namespaces never default to one domain."""
+    check_vm_identity(namespace, name)
+    return name if namespace == 'default' else namespace + ID_SEPARATOR + name
+
+
 def pod_netns(namespace, name):
     """The pod network namespace of the VM ``namespace/name``: ``vmnet-<pod_id>``."""
     return NETNS_PREFIX + pod_id(namespace, name)

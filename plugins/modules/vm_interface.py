@@ -85,7 +85,8 @@ options:
     default: present
   domain:
     description:
-      - The libvirt domain; defaults to the VM name. It must exist.
+      - The libvirt domain; defaults to the VM name, or C(<namespace>_<vm>) for a VM outside the
+        C(default) namespace (KubeVirt's domain name). It must exist.
     type: str
   uri:
     description:
@@ -186,7 +187,7 @@ restart_required:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.vmnet.networks.plugins.module_utils import interface, sriov
+from ansible_collections.vmnet.networks.plugins.module_utils import interface, names, sriov
 from ansible_collections.vmnet.networks.plugins.module_utils import module as common
 from ansible_collections.vmnet.networks.plugins.module_utils.host import dhcp, libvirt_domain
 
@@ -215,7 +216,7 @@ def main():
     absent = params['state'] == 'absent' or iface['state'] == 'absent'
 
     def work():
-        domain = libvirt_domain.find_domain(params['uri'], params['domain'] or pod.vm, required=not absent)
+        domain = libvirt_domain.find_domain(params['uri'], params['domain'] or names.default_domain(pod.vm_namespace, pod.vm), required=not absent)
         try:
             with pod, common.sriov_host(pod, iface, params['uri']):
                 if absent:

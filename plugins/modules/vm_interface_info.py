@@ -45,7 +45,7 @@ options:
     default: default
   domain:
     description:
-      - The libvirt domain; defaults to O(vm). When it does not exist, the recorded bindings alone are
+      - The libvirt domain; defaults to O(vm), or C(<namespace>_<vm>) outside the C(default) namespace. When it does not exist, the recorded bindings alone are
         reported.
     type: str
   uri:
@@ -123,7 +123,7 @@ interfaces:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.vmnet.networks.plugins.module_utils import module as common
-from ansible_collections.vmnet.networks.plugins.module_utils import status
+from ansible_collections.vmnet.networks.plugins.module_utils import names, status
 from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_domain
 from ansible_collections.vmnet.networks.plugins.module_utils.pod import Pod
 
@@ -141,7 +141,7 @@ def main():
 
     def work():
         pod = Pod(params['vm'], params['state_dir'], namespace=params['namespace'])
-        domain = libvirt_domain.find_domain(params['uri'], params['domain'] or params['vm'], required=False)
+        domain = libvirt_domain.find_domain(params['uri'], params['domain'] or names.default_domain(params['namespace'], params['vm']), required=False)
         try:
             return dict(changed=False, interfaces=status.interfaces(pod, domain))
         finally:

@@ -75,3 +75,10 @@ def test_host_links_fit_and_differ_per_vm():
     assert len(tap) <= names.IFNAMSIZ and len(veth) <= names.IFNAMSIZ
     assert names.host_links('vmnet-b', 'eth0') != (tap, veth)
     assert names.user_alias('default') == 'ua-default'
+
+
+def test_default_domain_differs_per_namespace():
+    assert names.default_domain('default', 'web') == 'web'
+    assert names.default_domain('a', 'web') == 'a_web' != names.default_domain('b', 'web')
+    with pytest.raises(VmnetError):
+        names.default_domain('default', '../web')
