@@ -54,8 +54,9 @@ def attach(podnet, manifest, name, *networks):
 
 
 def bind(podnet, manifest, name, *interfaces):
-    results = [pod_module(podnet, 'vm_interface', manifest, vm=name, name=i, dns_servers=DNS, dns_search=SEARCH)
-               for i in interfaces]
+    # the domain is named: a VM outside the default namespace defaults to <namespace>_<name>
+    results = [pod_module(podnet, 'vm_interface', manifest, vm=name, name=i, domain=name, dns_servers=DNS,
+                          dns_search=SEARCH) for i in interfaces]
     assert not any(r.get('failed') for r in results), results
     return results
 
@@ -63,7 +64,8 @@ def bind(podnet, manifest, name, *interfaces):
 def detach(podnet, manifest, name, *networks):
     """Unbind the interfaces, then detach their networks (CNI DEL), in reverse order."""
     for net in reversed(networks):
-        assert not pod_module(podnet, 'vm_interface', manifest, vm=name, name=net, state='absent').get('failed')
+        assert not pod_module(podnet, 'vm_interface', manifest, vm=name, name=net, domain=name,
+                              state='absent').get('failed')
     for net in reversed(networks):
         assert not pod_module(podnet, 'vm_network', manifest, vm=name, name=net, state='absent').get('failed')
 
