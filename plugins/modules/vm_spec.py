@@ -147,6 +147,26 @@ EXAMPLES = r'''
           multus:
             networkName: vlan10/blue-net
 
+- name: A KubeVirt v1.0 manifest with slirp, for a trusted guest (it reaches the host's 127.0.0.1)
+  vmnet.networks.vm_spec:
+    manifest:
+      apiVersion: kubevirt.io/v1alpha3
+      kind: VirtualMachineInstance
+      metadata:
+        name: legacy
+      spec:
+        domain:
+          devices:
+            interfaces:
+              - name: default
+                slirp: {}
+                ports:
+                  - port: 22
+        networks:
+          - name: default
+            pod: {}
+    permit_slirp_interface: true
+
 - name: Show every error of a manifest without failing the play
   vmnet.networks.vm_spec:
     manifest: "{{ candidate }}"
