@@ -499,10 +499,17 @@ def full_resource_name(entry):
     return '%s/%s' % (entry.get('resourcePrefix') or DEFAULT_RESOURCE_PREFIX, entry['resourceName'])
 
 
-def pool_entry(name, selectors):
-    """A ``resourceList`` entry of the SR-IOV network device plugin's ``config.json``."""
+def pool_entry(name, selectors, nad_settings=None):
+    """A ``resourceList`` entry of the SR-IOV network device plugin's ``config.json``, with
+    the VF settings NADs may choose (``nad_settings``, vmnet's own key)."""
     prefix, short = split_resource_name(name)
     entry = {'resourceName': short}
+    bad = sorted(set(nad_settings or []) - set(NAD_SETTINGS))
+    if bad:
+        raise VmnetError('nad_settings: unknown %s (known: %s)' % (', '.join(bad), ', '.join(NAD_SETTINGS)),
+                         field='nad_settings')
+    if nad_settings:
+        entry[POOL_NAD_SETTINGS] = sorted(set(nad_settings))
     if prefix != DEFAULT_RESOURCE_PREFIX:
         entry['resourcePrefix'] = prefix
     rendered = {}
@@ -629,6 +636,24 @@ def cni_vf_settings(cni_config, mac=None):
     return settings
 
 
+# VF settings a NAD may ask for where its pool allows them (sriov_pool nad_settings); the MAC
+# is the interface's (macAddress), always allowed, as in KubeVirt
+NAD_SETTINGS = ('vlan', 'qos', 'vlan_proto', 'spoofchk', 'trust', 'link_state', 'min_tx_rate', 'max_tx_rate')
+POOL_NAD_SETTINGS = 'vmnetNadSettings'    # the pools file key (the device plugin ignores it)
+_NAD_KEYS = {'qos': 'vlanQoS', 'vlan_proto': 'vlanProto'}
+
+
+def check_nad_settings(entry, resource_name, settings):
+    """Refuse VF settings of a NAD that the pool does not let NADs choose (VLAN, trust,
+    spoof check, ...: they reach the host's network beyond the VM)."""
+    allowed = (entry or {}).get(POOL_NAD_SETTINGS) or []
+    refused = sorted(k for k in (settings or {}) if k != 'mac' and k not in allowed)
+    if refused:
+        raise VmnetError('NAD config %s: SR-IOV pool "%s" does not let NADs set %s (sriov_pool nad_settings: %s)' % (
+            ', '.join(_NAD_KEYS.get(k, k) for k in refused), resource_name, 'it' if len(refused) == 1 else 'them',
+            ', '.join(allowed) or 'none'), field='networks')
+
+
 def _allocations(state_dir):
     """``{VF PCI address: (vm, interface)}`` of every record under ``state_dir``."""
     found = {}
@@ -688,11 +713,12 @@ def allocate(host, state, pools_doc, resource_name, interface, settings=None, ch
     with _StateLock(state_dir):
         record = state.read(ALLOCATION_KIND, interface)
         fresh = record is None
+        entry = next((e for e in pools_doc.get('resourceList', []) if full_resource_name(e) == resource_name), None)
+        if fresh and entry is None:
+            raise VmnetError('no SR-IOV pool "%s" (sriov_pool); pools: %s' % (resource_name, ', '.join(
+                full_resource_name(e) for e in pools_doc.get('resourceList', [])) or 'none'), field='resourceName')
+        check_nad_settings(entry, resource_name, settings)
         if fresh:
-            entry = next((e for e in pools_doc.get('resourceList', []) if full_resource_name(e) == resource_name), None)
-            if entry is None:
-                raise VmnetError('no SR-IOV pool "%s" (sriov_pool); pools: %s' % (resource_name, ', '.join(
-                    full_resource_name(e) for e in pools_doc.get('resourceList', [])) or 'none'), field='resourceName')
             taken = _allocations(state_dir)
             users = host.users or {}
             devices = pool_devices(host, entry)

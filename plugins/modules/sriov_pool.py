@@ -70,6 +70,17 @@ options:
     description: PF PCI addresses.
     type: list
     elements: str
+  nad_settings:
+    description:
+      - The VF settings that a NetworkAttachmentDefinition of this pool may choose (sriov-cni's C(vlan),
+        C(vlanQoS), C(vlanProto), C(spoofchk), C(trust), C(link_state), C(min_tx_rate), C(max_tx_rate)), as
+        the C(sriov) binding applies them. By default a NAD may set none: its VF keeps the settings the
+        operator gave it (M(vmnet.networks.sriov_vf)) and only the interface's MAC address is set.
+      - Kept in the pool's entry as C(vmnetNadSettings), which the device plugin ignores.
+    type: list
+    elements: str
+    choices: [vlan, qos, vlan_proto, spoofchk, trust, link_state, min_tx_rate, max_tx_rate]
+    default: []
   path:
     description: The pools file.
     type: path
@@ -144,7 +155,7 @@ def ensure(module):
     entry = None
     if params['state'] == 'present':
         selectors = dict((k, params[k]) for k, _key in sriov.SELECTORS)
-        entry = sriov.pool_entry(full, selectors)
+        entry = sriov.pool_entry(full, selectors, params['nad_settings'])
         others.insert(position, entry)
     after = dict(doc, resourceList=others)
     after_text = sriov.dump_pools(after)
@@ -190,6 +201,7 @@ def main():
         drivers=dict(type='list', elements='str'),
         pf_names=dict(type='list', elements='str'),
         root_devices=dict(type='list', elements='str'),
+        nad_settings=dict(type='list', elements='str', default=[], choices=list(sriov.NAD_SETTINGS)),
         path=dict(type='path', default=sriov.POOLS_PATH),
         device_plugin_config=dict(type='path'),
         sysfs_root=dict(type='path', default='/sys'),

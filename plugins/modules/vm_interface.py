@@ -149,12 +149,12 @@ interface:
     ipAddress:
       description: First IP of the interface (the pod IPv4 for bridge).
       type: str
-      sample: 10.88.0.5
+      sample: 10.244.0.5
     ipAddresses:
       description: All its IPs.
       type: list
       elements: str
-      sample: ["10.88.0.5"]
+      sample: ["10.244.0.5"]
     podInterfaceName:
       description: The pod interface it is bound to.
       type: str
