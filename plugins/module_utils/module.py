@@ -110,7 +110,7 @@ def pod(module, spec):
 @contextmanager
 def sriov_host(pod, iface, uri):
     """For an interface with the sriov binding, this host's SR-IOV side for the run
-    (``pod.sriov_host``), with the VFs that running libvirt domains use."""
+    (``pod.sriov_host``), with the VFs that libvirt domains (running or defined) use."""
     if iface['binding'] != 'sriov':
         yield
         return

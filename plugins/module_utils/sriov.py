@@ -15,8 +15,8 @@ in the same way and order:
   and ``driver_override`` cleared; the kernel's own driver through ``drivers_probe``.
 
 Nothing is changed before every refusal has been checked: a PF carrying the host's
-default route (unless forced), a VF a running libvirt domain uses, vfio-pci without an
-IOMMU group. A failure half-way takes back what the run changed, newest first.
+default route (unless forced), a VF a libvirt domain uses (running or defined; when that
+cannot be checked, refused unless forced), vfio-pci without an IOMMU group. A failure half-way takes back what the run changed, newest first.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -137,13 +137,15 @@ def sriov_pfs(sysfs):
 
 class Host(object):
     """The pieces a run works with: sysfs, netlink (None when the PF has no netdev to
-    speak to), and who uses which PCI device (``{address: [domain]}``, None = unknown)."""
+    speak to), and who uses which PCI device (``{address: [domain]}``, None = unknown,
+    ``users_error`` saying why)."""
 
-    def __init__(self, sysfs, netlink, users=None, lock_dir=LOCK_DIR):
+    def __init__(self, sysfs, netlink, users=None, lock_dir=LOCK_DIR, users_error=None):
         self.sysfs = sysfs
         self.netlink = netlink
         self.users = users
         self.lock_dir = lock_dir
+        self.users_error = users_error
 
 
 def observe_vf(host, index, address, settings):
@@ -357,20 +359,31 @@ class Run(object):
                 raise VmnetError('pf: %s carries the host\'s default route (through %s); changing its VFs can cut '
                                  'the host off. Nothing was changed; set force: true to go ahead'
                                  % (self.ifname, ', '.join(carriers)), field='pf')
-        users = self.host.users or {}    # None: unknown (whoever made the Host warned)
-        in_use = dict((vf['vf'], sorted(users[vf['pci_address']])) for vf in pf['vfs'] if users.get(vf['pci_address']))
-        if count_steps and in_use:
-            raise VmnetError('num_vfs: changing the count removes every VF, and running libvirt domains use %s. '
-                             'Nothing was changed' % '; '.join('VF %d (%s)' % (i, ', '.join(d)) for i, d in sorted(in_use.items())),
-                             field='num_vfs')
+        rebinds = []
         for index, settings in sorted(want.items()):
             vf = next((v for v in pf['vfs'] if v['vf'] == index), None)
             if vf is None or 'driver' not in settings:
                 continue
-            rebind = not (default_driver_ok(vf) if settings['driver'] == DEFAULT_DRIVER else vf['driver'] == settings['driver'])
-            if rebind and index in in_use:
-                raise VmnetError('%s is used by the running libvirt domain(s) %s: it cannot be rebound to %s. '
-                                 'Nothing was changed' % (self._label(vf), ', '.join(in_use[index]), settings['driver']),
+            if not (default_driver_ok(vf) if settings['driver'] == DEFAULT_DRIVER else vf['driver'] == settings['driver']):
+                rebinds.append((index, vf, settings['driver']))
+        if self.host.users is None and (count_steps or rebinds) and not self.force:
+            # fail closed: a VF of a VM must not be taken away unseen
+            what = 'changing the VF count' if count_steps else 'rebinding %s' % ', '.join(
+                self._label(vf) for _index, vf, _driver in rebinds)
+            raise VmnetError('uri: which VFs libvirt domains use cannot be checked (%s), and %s could take one from a '
+                             'VM. Nothing was changed; set force: true to go ahead'
+                             % (self.host.users_error or 'libvirt unknown', what), field='uri')
+        users = self.host.users or {}
+        in_use = dict((vf['vf'], sorted(users[vf['pci_address']])) for vf in pf['vfs'] if users.get(vf['pci_address']))
+        if count_steps and in_use:
+            raise VmnetError('num_vfs: changing the count removes every VF, and libvirt domains (running or defined) '
+                             'use %s. Nothing was changed' % '; '.join('VF %d (%s)' % (i, ', '.join(d))
+                                                                      for i, d in sorted(in_use.items())),
+                             field='num_vfs')
+        for index, vf, driver in rebinds:
+            if index in in_use:
+                raise VmnetError('%s is used by the libvirt domain(s) %s (running or defined): it cannot be rebound to '
+                                 '%s. Nothing was changed' % (self._label(vf), ', '.join(in_use[index]), driver),
                                  field='vfs')
         for index, settings in sorted(want.items()):
             if settings.get('driver') != VFIO_PCI:

@@ -237,7 +237,7 @@ def test_default_route_pf_refused_unless_forced(tmp_path):
 def test_vf_used_by_a_running_domain_not_rebound(tmp_path):
     kernel = FakeKernel(str(tmp_path), num_vfs=2)
     users = {vf_address(1): ['vm-a']}
-    with pytest.raises(VmnetError, match='used by the running libvirt domain.*vm-a'):
+    with pytest.raises(VmnetError, match='used by the libvirt domain.*vm-a'):
         run(kernel, users=users, vfs=[{'vf': 0, 'trust': True}, {'vf': 1, 'driver': 'vfio-pci'}])
     assert kernel.writes == [] and kernel.netlink.calls == []
     with pytest.raises(VmnetError, match='removes every VF.*VF 1 \\(vm-a\\)'):
