@@ -37,7 +37,7 @@ options:
     type: str
   uri:
     description:
-      - libvirt connection used to find the VFs that running domains use (RV(pfs[].vfs[].in_use_by) is null when
+      - libvirt connection used to find the VFs that domains use, running or defined (RV(pfs[].vfs[].in_use_by) is null when
         libvirt cannot be reached).
     type: str
     default: qemu:///system
@@ -159,7 +159,7 @@ pfs:
           description: TX rate limit, Mbit/s.
           type: int
         in_use_by:
-          description: Running libvirt domains that use the VF; null when libvirt could not be asked.
+          description: libvirt domains (running or defined) that use the VF; null when libvirt could not be asked.
           type: list
           elements: str
 '''
