@@ -97,7 +97,7 @@ def narrowed(policy, narrowing, field='nad_policy'):
                      if not set(narrowing) - set(KEYS) else narrowing, field)
 
 
-def check(policies, conflist, where, net_root=SYS_CLASS_NET):
+def check(policies, conflist, where, net_root=None):
     """Refuse ``conflist`` (a NAD's CNI configuration list) unless every policy allows it;
     one error naming each offending key as ``<where>.plugins[i].<key>``."""
     errors = []
@@ -107,8 +107,10 @@ def check(policies, conflist, where, net_root=SYS_CLASS_NET):
         raise VmnetError('%s: refused by the NAD policy: %s' % (where, '; '.join(errors)), field='networks')
 
 
-def violations(policy, conflist, net_root=SYS_CLASS_NET):
-    """What ``policy`` refuses in ``conflist``, each as ``plugins[i].<key>: why``."""
+def violations(policy, conflist, net_root=None):
+    """What ``policy`` refuses in ``conflist``, each as ``plugins[i].<key>: why``; host
+    bridges are looked up under ``net_root`` (default ``SYS_CLASS_NET``)."""
+    net_root = net_root or SYS_CLASS_NET
     found = []
     for index, plugin in enumerate(conflist.get('plugins') or []):
         if isinstance(plugin, dict):
@@ -187,7 +189,7 @@ def _sysctl_ok(key):
     return bool(_SYSCTL.fullmatch(key)) and '..' not in key
 
 
-def host_nic_ports(bridge, net_root=SYS_CLASS_NET):
+def host_nic_ports(bridge, net_root):
     """The ports of host bridge ``bridge`` that are host NICs (a bus device, a bond, or a
     VLAN on one), by sysfs; [] when there is no such bridge."""
     if '/' in bridge or bridge in ('.', '..'):

@@ -660,10 +660,10 @@ def check_nad_settings(entry, resource_name, settings):
     """Refuse VF settings of a NAD that the pool does not let NADs choose (VLAN, trust,
     spoof check, ...: they reach the host's network beyond the VM)."""
     allowed = (entry or {}).get(POOL_NAD_SETTINGS) or []
-    refused = sorted(k for k in (settings or {}) if k != 'mac' and k not in allowed)
+    refused = sorted(_NAD_KEYS.get(k, k) for k in (settings or {}) if k != 'mac' and k not in allowed)
     if refused:
         raise VmnetError('NAD config %s: SR-IOV pool "%s" does not let NADs set %s (sriov_pool nad_settings: %s)' % (
-            ', '.join(_NAD_KEYS.get(k, k) for k in refused), resource_name, 'it' if len(refused) == 1 else 'them',
+            ', '.join(refused), resource_name, 'it' if len(refused) == 1 else 'them',
             ', '.join(allowed) or 'none'), field='networks')
 
 

@@ -187,6 +187,8 @@ def main():
     params = module.params
 
     def work():
+        nad.check_namespace(params['namespace'])
+        nad.check_name(params['name'])
         if params['state'] == 'absent':
             changed, diff = nad.ensure_absent(common.nad_backend(module), params['namespace'], params['name'],
                                               module.check_mode)
