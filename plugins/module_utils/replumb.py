@@ -75,8 +75,8 @@ def load_config(path=HOOK_CONFIG):
         else:
             good = value in (None, '') or (isinstance(value, str) and '/' not in value and '\0' not in value)
         if not good:
-            raise VmnetError('hook configuration %s: %s: %s' % (path, key, 'required, absolute paths'
-                                                                 if kind != 'name' else 'a network namespace name'))
+            what = 'a network namespace name' if kind == 'name' else 'required, absolute paths'
+            raise VmnetError('hook configuration %s: %s: %s' % (path, key, what))
     return config
 
 

@@ -376,10 +376,9 @@ class Run(object):
         users = self.host.users or {}
         in_use = dict((vf['vf'], sorted(users[vf['pci_address']])) for vf in pf['vfs'] if users.get(vf['pci_address']))
         if count_steps and in_use:
+            used = '; '.join('VF %d (%s)' % (i, ', '.join(d)) for i, d in sorted(in_use.items()))
             raise VmnetError('num_vfs: changing the count removes every VF, and libvirt domains (running or defined) '
-                             'use %s. Nothing was changed' % '; '.join('VF %d (%s)' % (i, ', '.join(d))
-                                                                      for i, d in sorted(in_use.items())),
-                             field='num_vfs')
+                             'use %s. Nothing was changed' % used, field='num_vfs')
         for index, vf, driver in rebinds:
             if index in in_use:
                 raise VmnetError('%s is used by the libvirt domain(s) %s (running or defined): it cannot be rebound to '

@@ -74,8 +74,9 @@ options:
     description:
       - The VF settings that a NetworkAttachmentDefinition of this pool may choose (sriov-cni's C(vlan),
         C(vlanQoS), C(vlanProto), C(spoofchk), C(trust), C(link_state), C(min_tx_rate), C(max_tx_rate)), as
-        the C(sriov) binding applies them. By default a NAD may set none: its VF keeps the settings the
-        operator gave it (M(vmnet.networks.sriov_vf)) and only the interface's MAC address is set.
+        the C(sriov) binding applies them.
+      - By default a NAD may set none of them, and its VF keeps the settings the operator gave it
+        (M(vmnet.networks.sriov_vf)); only the interface's MAC address is set.
       - Kept in the pool's entry as C(vmnetNadSettings), which the device plugin ignores.
     type: list
     elements: str

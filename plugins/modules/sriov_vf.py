@@ -113,13 +113,13 @@ options:
       - Change the VFs of a PF that carries the host's default route. Changing the count resets the PF on
         many drivers, which can cut the host off.
       - Also change the count, or rebind VFs, when libvirt cannot be reached to check which VFs its domains
-        use (by default the module then refuses: it fails closed).
+        use (by default the module then refuses, it fails closed).
     type: bool
     default: false
   uri:
     description:
       - libvirt connection used to find the VFs that domains use, running or defined (a stopped domain's
-        definition counts: it would fail to start without its VF). When libvirt cannot be reached (not
+        definition counts, it would fail to start without its VF). When libvirt cannot be reached (not
         installed, not running), changing the count or rebinding a VF is refused unless O(force=true);
         VF settings (MAC, VLAN, ...) are still applied, with a warning.
     type: str

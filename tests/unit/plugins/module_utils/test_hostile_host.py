@@ -193,8 +193,8 @@ CONF = {'cniVersion': '1.0.0', 'name': 'hostile'}
     ([{'type': 'macvlan'}], ['plugins[0].master: required by the NAD policy', "default-route interface"]),
     ([{'type': 'vlan', 'master': 'eth0', 'vlanId': 5}], ['plugins[0].type: CNI plugin "vlan" is not allowed']),
     # host-local's dataDir writes anywhere, in any plugin of the chain
-    ([{'type': 'bridge', 'bridge': 'vmntb0'}, {'type': 'tuning', 'ipam': {'type': 'host-local', 'dataDir': '/var/lib',
-                                                                      'subnet': '10.9.0.0/24'}}],
+    ([{'type': 'bridge', 'bridge': 'vmntb0'},
+      {'type': 'tuning', 'ipam': {'type': 'host-local', 'dataDir': '/var/lib', 'subnet': '10.9.0.0/24'}}],
      ['plugins[1].ipam.dataDir: "/var/lib" is not inside the policy\'s ipam_data_dirs (none)']),
     ([{'type': 'bridge', 'bridge': 'vmntb0', 'ipam': {'type': 'dhcp', 'daemonSocketPath': '/run/x.sock'}}],
      ['plugins[0].ipam.type: IPAM plugin "dhcp" is not allowed']),
@@ -221,8 +221,8 @@ def test_default_policy_refuses_nads_that_reach_the_host(capsys, sandbox, plugin
 
 
 def test_every_problem_is_named_at_once(capsys, sandbox):
-    store_nad(sandbox, dict(CONF, plugins=[{'type': 'macvlan', 'master': 'eth0',
-                                             'ipam': {'type': 'host-local', 'dataDir': '/etc'}}]))
+    plugin = {'type': 'macvlan', 'master': 'eth0', 'ipam': {'type': 'host-local', 'dataDir': '/etc'}}
+    store_nad(sandbox, dict(CONF, plugins=[plugin]))
     message = refused(attach(capsys, sandbox), 'plugins[0].master', 'plugins[0].ipam.dataDir')
     assert 'hostile.yaml' in message
 
@@ -306,8 +306,8 @@ def test_the_default_policy_lets_generated_nads_through():
     policy = nad_policy.normalise({})
     for plugins in ([{'type': 'bridge', 'bridge': 'br1', 'ipam': {}}],
                     [{'type': 'bridge', 'bridge': 'br1', 'ipam': {'type': 'host-local', 'subnet': '10.1.0.0/24'}}],
-                    [{'type': 'bridge', 'bridge': 'br1', 'ipam': {'type': 'static'}}, {'type': 'tuning', 'mtu': 1400,
-                                                                                        'sysctl': {'net.ipv4.conf.eth0.rp_filter': '0'}},
+                    [{'type': 'bridge', 'bridge': 'br1', 'ipam': {'type': 'static'}},
+                     {'type': 'tuning', 'mtu': 1400, 'sysctl': {'net.ipv4.conf.eth0.rp_filter': '0'}},
                      {'type': 'portmap', 'capabilities': {'portMappings': True}}, {'type': 'bandwidth'},
                      {'type': 'firewall'}, {'type': 'sbr'}],
                     [{'type': 'sriov', 'vlan': 5}],

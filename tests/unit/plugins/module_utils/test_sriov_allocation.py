@@ -24,8 +24,8 @@ def setup(tmp_path):
     kernel = FakeKernel(str(tmp_path), num_vfs=4)
     host = sriov.Host(kernel, kernel.netlink, {}, lock_dir=str(tmp_path / 'locks'))
     sriov.Run(host, PF_IF, vfs=[{'vf': i, 'driver': 'vfio-pci'} for i in (1, 2, 3)]).apply()
-    pools = {'resourceList': [sriov.pool_entry(POOL, {'drivers': ['vfio-pci'], 'pf_names': [PF_IF + '#1-2']},
-                                                   ['vlan', 'spoofchk', 'link_state'])]}
+    entry = sriov.pool_entry(POOL, {'drivers': ['vfio-pci'], 'pf_names': [PF_IF + '#1-2']}, ['vlan', 'spoofchk', 'link_state'])
+    pools = {'resourceList': [entry]}
     state_dir = str(tmp_path / 'state')
     return kernel, host, pools, state_dir
 
