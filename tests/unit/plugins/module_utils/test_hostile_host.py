@@ -691,3 +691,40 @@ def test_sriov_nad_settings_need_the_pools_permission(tmp_path, config, refused_
 def test_sriov_pool_nad_settings_are_checked():
     with pytest.raises(VmnetError, match='nad_settings: unknown driver'):
         sriov.pool_entry('intel.com/p', {'drivers': ['vfio-pci']}, ['driver'])
+
+
+def render_hook(box, config_path):
+    """The hook script as the host role renders it (its template, Ansible's quote filter)."""
+    import shlex
+    import jinja2
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(ROOT, 'roles', 'host', 'templates')))
+    env.filters['quote'] = shlex.quote
+    lib = nad_policy.__file__.rsplit(os.sep + 'ansible_collections' + os.sep, 1)[0]
+    text = env.get_template('vmnet-hook.sh.j2').render(
+        ansible_managed='test', vmnet_host_hook_config=config_path, vmnet_host_lib_dir=lib,
+        vmnet_host_hook_python=sys.executable)
+    path = box.path('50-vmnet')
+    with open(path, 'w') as handle:
+        handle.write(text)
+    os.chmod(path, 0o755)
+    return path
+
+
+def test_the_installed_hook_script_reads_only_its_configuration(hook):
+    """The rendered script, run as libvirt runs it: the configuration path is the role's."""
+    import subprocess
+    box, config, path, seen = hook
+    script = render_hook(box, path)
+
+    def start(xml, operation='prepare'):
+        proc = subprocess.run([script, 'web', operation, 'begin', '-'], input=xml, universal_newlines=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+        return proc.returncode, proc.stderr
+    assert start('<domain><name>other</name></domain>') == (0, '')
+    assert start(domain_xml(vm='../x', **{'state-dir': '/'}), operation='release') == (0, '')
+    code, err = start(domain_xml(vm='../x', **{'state-dir': '/'}))
+    assert code == 1 and 'domain metadata: vm' in err
+    os.chmod(path, 0o666)
+    code, err = start(domain_xml(vm='web', **{'state-dir': box.path('evil')}))
+    assert code == 1 and 'hook configuration %s: refusing' % path in err
+    box.check()
