@@ -93,8 +93,11 @@ def narrowed(policy, narrowing, field='nad_policy'):
     """The policy ``narrowing`` (a module option): a key it does not give does not narrow."""
     if not isinstance(narrowing, dict):
         raise VmnetError('%s: must be a mapping with %s' % (field, ', '.join(KEYS)), field=field)
-    return normalise(dict((key, policy[key] if narrowing.get(key) is None else narrowing[key]) for key in KEYS)
-                     if not set(narrowing) - set(KEYS) else narrowing, field)
+    filled = dict(narrowing)
+    for key in KEYS:
+        if filled.get(key) is None:
+            filled[key] = policy[key]
+    return normalise(filled, field)
 
 
 def check(policies, conflist, where, net_root=None):
