@@ -16,7 +16,7 @@ the VF (bindings/sriov.py).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.vmnet.networks.plugins.module_utils import names, nad, nad_policy, sriov
+from ansible_collections.vmnet.networks.plugins.module_utils import names, nad, nad_policy, sriov_pools
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, netlink
 from ansible_collections.vmnet.networks.plugins.module_utils.host.nad_store import LocalNadStore
@@ -36,7 +36,7 @@ class Pod(object):
         self.nads = LocalNadStore(nad_dir)
         # the sriov binding's VFs: their pools (sriov_pool), and the host they are on
         # (an sriov.Host; None: this host's, see bindings/sriov.py)
-        self.sriov_pools_file = sriov_pools_file or sriov.POOLS_PATH
+        self.sriov_pools_file = sriov_pools_file or sriov_pools.POOLS_PATH
         self.sriov_host = None
         # what the NADs' plugins may do (nad_policy.py): the operator's file, narrowed by a module option
         self.nad_policy_file = nad_policy_file or nad_policy.POLICY_PATH

@@ -186,7 +186,7 @@ restart_required:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.vmnet.networks.plugins.module_utils import interface, sriov
+from ansible_collections.vmnet.networks.plugins.module_utils import interface, sriov_pools
 from ansible_collections.vmnet.networks.plugins.module_utils import module as common
 from ansible_collections.vmnet.networks.plugins.module_utils.host import dhcp, libvirt_domain
 
@@ -200,7 +200,7 @@ def main():
                          dns_servers=dict(type='list', elements='str'),
                          dns_search=dict(type='list', elements='str'),
                          resolv_conf=dict(type='path', default='/etc/resolv.conf'),
-                         sriov_pools_file=dict(type='path', default=sriov.POOLS_PATH))
+                         sriov_pools_file=dict(type='path', default=sriov_pools.POOLS_PATH))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     common.require_pyroute2(module)
     if not libvirt_domain.HAS_LIBVIRT:

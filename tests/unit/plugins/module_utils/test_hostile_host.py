@@ -29,7 +29,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.vmnet.networks.plugins.module_utils import interface, nad, nad_policy, replumb, sriov
+from ansible_collections.vmnet.networks.plugins.module_utils import interface, nad, nad_policy, replumb, sriov, sriov_allocation, sriov_pools
 from ansible_collections.vmnet.networks.plugins.module_utils import module as common
 from ansible_collections.vmnet.networks.plugins.module_utils import pod as pod_module
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
@@ -678,22 +678,22 @@ def test_sriov_nad_settings_need_the_pools_permission(tmp_path, config, refused_
     sriov.Run(host, PF_IF, vfs=[{'vf': i, 'driver': 'vfio-pci'} for i in (1, 2)]).apply()
     writes = len(kernel.writes)
     pool = 'intel.com/pool'
-    pools = {'resourceList': [sriov.pool_entry(pool, {'drivers': ['vfio-pci']})]}
+    pools = {'resourceList': [sriov_pools.pool_entry(pool, {'drivers': ['vfio-pci']})]}
     state = VmState(str(tmp_path / 'state'), 'tenant-vm')
-    settings = sriov.cni_vf_settings(dict(config, type='sriov'), mac='02:00:00:00:00:01')
+    settings = sriov_allocation.cni_vf_settings(dict(config, type='sriov'), mac='02:00:00:00:00:01')
     with pytest.raises(VmnetError, match='NAD config %s: SR-IOV pool "%s" does not let NADs set' % (refused_keys, pool)):
-        sriov.allocate(host, state, pools, pool, 'net1', settings)
+        sriov_allocation.allocate(host, state, pools, pool, 'net1', settings)
     assert state.read('sriov', 'net1') is None and len(kernel.writes) == writes
     # the pool allows them: allocated, the settings applied
-    pools = {'resourceList': [sriov.pool_entry(pool, {'drivers': ['vfio-pci']}, list(sriov.NAD_SETTINGS))]}
-    assert sriov.allocate(host, state, pools, pool, 'net1', settings)['changed']
+    pools = {'resourceList': [sriov_pools.pool_entry(pool, {'drivers': ['vfio-pci']}, list(sriov_pools.NAD_SETTINGS))]}
+    assert sriov_allocation.allocate(host, state, pools, pool, 'net1', settings)['changed']
     # the interface's own MAC needs no permission
-    sriov.check_nad_settings(sriov.pool_entry(pool, {'drivers': ['vfio-pci']}), pool, {'mac': '02:00:00:00:00:01'})
+    sriov_allocation.check_nad_settings(sriov_pools.pool_entry(pool, {'drivers': ['vfio-pci']}), pool, {'mac': '02:00:00:00:00:01'})
 
 
 def test_sriov_pool_nad_settings_are_checked():
     with pytest.raises(VmnetError, match='nad_settings: unknown driver'):
-        sriov.pool_entry('intel.com/p', {'drivers': ['vfio-pci']}, ['driver'])
+        sriov_pools.pool_entry('intel.com/p', {'drivers': ['vfio-pci']}, ['driver'])
 
 
 def render_hook(box, config_path):
