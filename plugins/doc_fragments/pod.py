@@ -48,8 +48,10 @@ options:
     description:
       - CNI configuration directory; its first configuration (by file name) is the default
         pod network, as a kubelet would pick it.
+      - vmnet's own directory, which the M(vmnet.networks.host) role fills; not C(/etc/cni/net.d), so that
+        VMs never join podman's or a Kubernetes node's network unless the operator points them there.
     type: path
-    default: /etc/cni/net.d
+    default: /etc/vmnet/cni/net.d
   cni_bin_dir:
     description:
       - Directories searched for CNI plugins, in order.
@@ -68,6 +70,41 @@ options:
         C(<nad_dir>/<namespace>/<name>.yaml) (see M(vmnet.networks.nad)).
     type: path
     default: /etc/vmnet/nads
+  nad_policy_file:
+    description:
+      - The operator's policy for NetworkAttachmentDefinitions, a JSON file with the keys of O(nad_policy),
+        which the M(vmnet.networks.host) role writes (C(vmnet_host_nad_policy)). The libvirt hook reads the
+        same file. Without the file the built-in default applies.
+      - "The default allows the CNI plugin types C(bridge), C(host-local), C(static), C(tuning), C(portmap),
+        C(firewall), C(bandwidth), C(sbr), C(vrf), C(loopback), C(macvlan) and C(sriov), no host interface
+        and no IPAM C(dataDir): C(host-device), a C(master) or C(device) naming a host interface, a bridge
+        with a host NIC as port, and host-local's C(dataDir) are refused."
+      - A NAD that the policy refuses fails the run before anything on the host changes, naming the network,
+        the NAD and the plugin key.
+    type: path
+    default: /etc/vmnet/nad-policy.json
+  nad_policy:
+    description:
+      - Narrows the policy of O(nad_policy_file) for this run; it never widens it (a NAD must pass both, so
+        that the libvirt hook, which reads only the file, accepts what the modules accepted). A key not given
+        does not narrow.
+      - To widen the policy, change the file (the M(vmnet.networks.host) role's C(vmnet_host_nad_policy)).
+    type: dict
+    suboptions:
+      plugins:
+        description: CNI plugin types (main and IPAM) a NAD may use.
+        type: list
+        elements: str
+      host_interfaces:
+        description:
+          - Host interfaces (shell patterns) a NAD may name as C(master) (macvlan, ipvlan, vlan), C(device)
+            (host-device), or as an existing C(bridge) that has a host NIC as port.
+        type: list
+        elements: str
+      ipam_data_dirs:
+        description: Directories inside which host-local's C(dataDir) may point.
+        type: list
+        elements: path
 requirements:
   - pyroute2 >= 0.7 (the Debian package or PyPI)
   - PyYAML, to read NetworkAttachmentDefinitions (C(multus) networks)

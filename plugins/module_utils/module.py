@@ -12,9 +12,9 @@ from contextlib import contextmanager
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ansible_collections.vmnet.networks.plugins.module_utils import names, sriov
+from ansible_collections.vmnet.networks.plugins.module_utils import nad_policy, names, sriov
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host import k8s, libvirt_domain, nad_store, netlink, sriov_netlink
+from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, k8s, libvirt_domain, nad_store, netlink, sriov_netlink
 from ansible_collections.vmnet.networks.plugins.module_utils.host.sysfs import Sysfs
 from ansible_collections.vmnet.networks.plugins.module_utils.pod import Pod
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import normalize
@@ -24,11 +24,17 @@ POD_ARGUMENT_SPEC = dict(
     spec=dict(type='dict', required=True),
     vm=dict(type='str'),
     state_dir=dict(type='path', default='/var/lib/vmnet'),
-    cni_conf_dir=dict(type='path', default='/etc/cni/net.d'),
+    cni_conf_dir=dict(type='path', default=cni.DEFAULT_CONF_DIR),
     cni_bin_dir=dict(type='list', elements='path', default=['/opt/cni/bin', '/usr/lib/cni']),
     node_netns=dict(type='str'),
     nad_dir=dict(type='path', default=nad_store.DEFAULT_NAD_DIR),
     permit_slirp_interface=dict(type='bool', default=False),
+    nad_policy_file=dict(type='path', default=nad_policy.POLICY_PATH),
+    nad_policy=dict(type='dict', options=dict(
+        plugins=dict(type='list', elements='str'),
+        host_interfaces=dict(type='list', elements='str'),
+        ipam_data_dirs=dict(type='list', elements='path'),
+    )),
 )
 
 
@@ -111,8 +117,8 @@ def pod(module, spec):
     try:
         return Pod(vm_name(module, spec), params['state_dir'], params['cni_conf_dir'],
                    params['cni_bin_dir'], params['node_netns'], params['nad_dir'],
-                   sriov_pools_file=params.get('sriov_pools_file'),
-                   namespace=spec.get('namespace') or DEFAULT_NAMESPACE)
+                   sriov_pools_file=params.get('sriov_pools_file'), nad_policy_file=params['nad_policy_file'],
+                   nad_policy_narrow=params['nad_policy'], namespace=spec.get('namespace') or DEFAULT_NAMESPACE)
     except VmnetError as exc:  # a state dir that is not safe to use (a planted symlink, say)
         module.fail_json(msg=str(exc), field=exc.field)
 
@@ -120,7 +126,7 @@ def pod(module, spec):
 @contextmanager
 def sriov_host(pod, iface, uri):
     """For an interface with the sriov binding, this host's SR-IOV side for the run
-    (``pod.sriov_host``), with the VFs that running libvirt domains use."""
+    (``pod.sriov_host``), with the VFs that libvirt domains (running or defined) use."""
     if iface['binding'] != 'sriov':
         yield
         return

@@ -29,19 +29,21 @@ RESOURCE_NAME = 'k8s.v1.cni.cncf.io/resourceName'
 # to the VM (seed 003, "Invalid CNIs for secondary networks"), with KubeVirt's issues.
 KEEPS_POD_MAC = {'macvlan': 'kubevirt/kubevirt#5483', 'ipvlan': 'kubevirt/kubevirt#7001'}
 _DNS_LABEL = r'[a-z0-9]([-a-z0-9]*[a-z0-9])?'
-_NAME = re.compile(r'^%s(\.%s)*$' % (_DNS_LABEL, _DNS_LABEL))       # DNS-1123 subdomain
-_NAMESPACE = re.compile(r'^%s$' % _DNS_LABEL)                        # DNS-1123 label
+_NAME = re.compile(r'%s(\.%s)*' % (_DNS_LABEL, _DNS_LABEL))       # DNS-1123 subdomain
+_NAMESPACE = re.compile(_DNS_LABEL)                                  # DNS-1123 label
+# A CNI configuration is a few hundred bytes; the cap stops YAML alias bombs and the like.
+MAX_CONFIG_BYTES = 64 * 1024
 
 
 def check_name(name):
     """Kubernetes' rules for names; they also keep the store's paths inside ``nad_dir``."""
-    if not isinstance(name, str) or len(name) > 253 or not _NAME.match(name):
+    if not isinstance(name, str) or len(name) > 253 or not _NAME.fullmatch(name):
         raise VmnetError('name: "%s" is not a valid NetworkAttachmentDefinition name (lower case alphanumerics, '
                          '"-" and ".", at most 253 characters)' % name, field='name')
 
 
 def check_namespace(namespace):
-    if not isinstance(namespace, str) or len(namespace) > 63 or not _NAMESPACE.match(namespace):
+    if not isinstance(namespace, str) or len(namespace) > 63 or not _NAMESPACE.fullmatch(namespace):
         raise VmnetError('namespace: "%s" is not a valid namespace (lower case alphanumerics and "-", '
                          'at most 63 characters)' % namespace, field='namespace')
 
@@ -53,6 +55,10 @@ def parse_config(config, field='config'):
 
     Raises one VmnetError listing every problem, each with its field path.
     """
+    size = len(config if isinstance(config, str) else _dumps(config))
+    if size > MAX_CONFIG_BYTES:
+        raise VmnetError('%s: %d bytes as JSON, more than the %d a CNI configuration may have'
+                         % (field, size, MAX_CONFIG_BYTES), field=field)
     if isinstance(config, str):
         try:
             config = json.loads(config)
@@ -62,6 +68,21 @@ def parse_config(config, field='config'):
     if errors:
         raise VmnetError('; '.join(errors), field=field)
     return config
+
+
+def _dumps(value):
+    """JSON text of ``value``, stopping early once it passes the size cap (a YAML alias bomb
+    expands exponentially)."""
+    size, chunks = 0, []
+    try:
+        for chunk in json.JSONEncoder().iterencode(value):
+            size += len(chunk)
+            chunks.append(chunk)
+            if size > MAX_CONFIG_BYTES:
+                break
+    except (TypeError, ValueError):
+        return ''
+    return ''.join(chunks)
 
 
 def config_errors(config, field='config'):
@@ -217,7 +238,11 @@ def network_config(backend, namespace, name):
                          % (namespace, name, location), field='networks')
     if manifest.get('kind') != KIND:
         raise VmnetError('%s: kind is %r, not %s' % (location, manifest.get('kind'), KIND), field='networks')
-    config = parse_config((manifest.get('spec') or {}).get('config'), field='%s: spec.config' % location)
+    text = (manifest.get('spec') or {}).get('config')
+    if not isinstance(text, str):
+        raise VmnetError('%s: spec.config must be a string, the CNI configuration as JSON text (as in Kubernetes), '
+                         'not %s' % (location, type(text).__name__), field='networks')
+    config = parse_config(text, field='%s: spec.config' % location)
     return cni.as_conflist(config), location
 
 

@@ -16,7 +16,7 @@ the VF (bindings/sriov.py).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.vmnet.networks.plugins.module_utils import names, nad, sriov
+from ansible_collections.vmnet.networks.plugins.module_utils import names, nad, nad_policy, sriov_pools
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, netlink
 from ansible_collections.vmnet.networks.plugins.module_utils.host.nad_store import LocalNadStore
@@ -26,8 +26,9 @@ from ansible_collections.vmnet.networks.plugins.module_utils.host.state import V
 class Pod(object):
     """The pod of one VM; use as a context manager to hold the VM's lock."""
 
-    def __init__(self, vm, state_dir=None, cni_conf_dir='/etc/cni/net.d', cni_bin_dirs=None,
-                 node_netns=None, nad_dir=None, sriov_pools_file=None, namespace='default'):
+    def __init__(self, vm, state_dir=None, cni_conf_dir=cni.DEFAULT_CONF_DIR, cni_bin_dirs=None,
+                 node_netns=None, nad_dir=None, sriov_pools_file=None, nad_policy_file=None, nad_policy_narrow=None,
+                 namespace='default'):
         # the VM's identity is (namespace, name), both checked as Kubernetes checks them
         self.vm_namespace, self.vm = names.check_vm_identity(namespace, vm, 'vm', 'namespace')
         self.netns = names.pod_netns(namespace, vm)
@@ -37,8 +38,11 @@ class Pod(object):
         self.nads = LocalNadStore(nad_dir)
         # the sriov binding's VFs: their pools (sriov_pool), and the host they are on
         # (an sriov.Host; None: this host's, see bindings/sriov.py)
-        self.sriov_pools_file = sriov_pools_file or sriov.POOLS_PATH
+        self.sriov_pools_file = sriov_pools_file or sriov_pools.POOLS_PATH
         self.sriov_host = None
+        # what the NADs' plugins may do (nad_policy.py): the operator's file, narrowed by a module option
+        self.nad_policy_file = nad_policy_file or nad_policy.POLICY_PATH
+        self.nad_policy_narrow = nad_policy_narrow
 
     def __enter__(self):
         self.state.lock()
@@ -73,10 +77,21 @@ class Pod(object):
         except VmnetError as exc:
             raise VmnetError('network "%s": %s' % (network['name'], exc), field='networks')
 
+    def nad_policies(self):
+        """The NAD policies a NAD must pass: the operator's, and the module's narrowing one."""
+        operator = nad_policy.load(self.nad_policy_file)
+        if not self.nad_policy_narrow:
+            return [operator]
+        return [operator, nad_policy.narrowed(operator, self.nad_policy_narrow)]
+
+    def check_nad_policy(self, conflist, where):
+        nad_policy.check(self.nad_policies(), conflist, where)
+
     def _plan(self, network, iface):
         """The network's configuration and arguments, checked before the host is touched."""
         conflist, source = self.network_config(network)
         if network['source'] == 'multus':
+            self.check_nad_policy(conflist, 'network "%s" (%s)' % (network['name'], source))
             nad.check_binding(conflist, iface and iface['binding'], network['name'])
             if sriov_network(conflist):
                 if iface and iface['binding'] != 'sriov':

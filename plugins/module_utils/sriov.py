@@ -15,8 +15,11 @@ in the same way and order:
   and ``driver_override`` cleared; the kernel's own driver through ``drivers_probe``.
 
 Nothing is changed before every refusal has been checked: a PF carrying the host's
-default route (unless forced), a VF a running libvirt domain uses, vfio-pci without an
-IOMMU group. A failure half-way takes back what the run changed, newest first.
+default route (unless forced), a VF a libvirt domain uses (running or defined; when that
+cannot be checked, refused unless forced), vfio-pci without an IOMMU group. A failure
+half-way takes back what the run changed, newest first.
+
+Device pools are in ``sriov_pools``, the sriov binding's VF allocation in ``sriov_allocation``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,7 +27,6 @@ __metaclass__ = type
 
 import copy
 import fcntl
-import json
 import os
 import re
 from collections import namedtuple
@@ -137,13 +139,15 @@ def sriov_pfs(sysfs):
 
 class Host(object):
     """The pieces a run works with: sysfs, netlink (None when the PF has no netdev to
-    speak to), and who uses which PCI device (``{address: [domain]}``, None = unknown)."""
+    speak to), and who uses which PCI device (``{address: [domain]}``, None = unknown,
+    ``users_error`` saying why)."""
 
-    def __init__(self, sysfs, netlink, users=None, lock_dir=LOCK_DIR):
+    def __init__(self, sysfs, netlink, users=None, lock_dir=LOCK_DIR, users_error=None):
         self.sysfs = sysfs
         self.netlink = netlink
         self.users = users
         self.lock_dir = lock_dir
+        self.users_error = users_error
 
 
 def observe_vf(host, index, address, settings):
@@ -357,20 +361,30 @@ class Run(object):
                 raise VmnetError('pf: %s carries the host\'s default route (through %s); changing its VFs can cut '
                                  'the host off. Nothing was changed; set force: true to go ahead'
                                  % (self.ifname, ', '.join(carriers)), field='pf')
-        users = self.host.users or {}    # None: unknown (whoever made the Host warned)
-        in_use = dict((vf['vf'], sorted(users[vf['pci_address']])) for vf in pf['vfs'] if users.get(vf['pci_address']))
-        if count_steps and in_use:
-            raise VmnetError('num_vfs: changing the count removes every VF, and running libvirt domains use %s. '
-                             'Nothing was changed' % '; '.join('VF %d (%s)' % (i, ', '.join(d)) for i, d in sorted(in_use.items())),
-                             field='num_vfs')
+        rebinds = []
         for index, settings in sorted(want.items()):
             vf = next((v for v in pf['vfs'] if v['vf'] == index), None)
             if vf is None or 'driver' not in settings:
                 continue
-            rebind = not (default_driver_ok(vf) if settings['driver'] == DEFAULT_DRIVER else vf['driver'] == settings['driver'])
-            if rebind and index in in_use:
-                raise VmnetError('%s is used by the running libvirt domain(s) %s: it cannot be rebound to %s. '
-                                 'Nothing was changed' % (self._label(vf), ', '.join(in_use[index]), settings['driver']),
+            if not (default_driver_ok(vf) if settings['driver'] == DEFAULT_DRIVER else vf['driver'] == settings['driver']):
+                rebinds.append((index, vf, settings['driver']))
+        if self.host.users is None and (count_steps or rebinds) and not self.force:
+            # fail closed: a VF of a VM must not be taken away unseen
+            what = 'changing the VF count' if count_steps else 'rebinding %s' % ', '.join(
+                self._label(vf) for _index, vf, _driver in rebinds)
+            raise VmnetError('uri: which VFs libvirt domains use cannot be checked (%s), and %s could take one from a '
+                             'VM. Nothing was changed; set force: true to go ahead'
+                             % (self.host.users_error or 'libvirt unknown', what), field='uri')
+        users = self.host.users or {}
+        in_use = dict((vf['vf'], sorted(users[vf['pci_address']])) for vf in pf['vfs'] if users.get(vf['pci_address']))
+        if count_steps and in_use:
+            used = '; '.join('VF %d (%s)' % (i, ', '.join(d)) for i, d in sorted(in_use.items()))
+            raise VmnetError('num_vfs: changing the count removes every VF, and libvirt domains (running or defined) '
+                             'use %s. Nothing was changed' % used, field='num_vfs')
+        for index, vf, driver in rebinds:
+            if index in in_use:
+                raise VmnetError('%s is used by the libvirt domain(s) %s (running or defined): it cannot be rebound to '
+                                 '%s. Nothing was changed' % (self._label(vf), ', '.join(in_use[index]), driver),
                                  field='vfs')
         for index, settings in sorted(want.items()):
             if settings.get('driver') != VFIO_PCI:
@@ -476,265 +490,3 @@ class _Lock(object):
     def __exit__(self, *exc):
         if self.handle:
             self.handle.close()
-
-
-# --- device pools -----------------------------------------------------------------------
-
-POOLS_PATH = '/etc/vmnet/sriov/pools.json'
-DEFAULT_RESOURCE_PREFIX = 'intel.com'
-SELECTORS = (('vendors', 'vendors'), ('devices', 'devices'), ('drivers', 'drivers'),
-             ('pf_names', 'pfNames'), ('root_devices', 'rootDevices'))
-_RESOURCE = re.compile(r'^(?:([a-z0-9]([-a-z0-9.]*[a-z0-9])?)/)?([A-Za-z0-9][-A-Za-z0-9_.]*)$')
-
-
-def split_resource_name(name):
-    """``(prefix, name)`` of ``prefix/name`` (the device plugin's default prefix if none)."""
-    match = _RESOURCE.match(name or '')
-    if not match:
-        raise VmnetError('name: %r is not a resource name like intel.com/sriov_net' % name, field='name')
-    return match.group(1) or DEFAULT_RESOURCE_PREFIX, match.group(3)
-
-
-def full_resource_name(entry):
-    return '%s/%s' % (entry.get('resourcePrefix') or DEFAULT_RESOURCE_PREFIX, entry['resourceName'])
-
-
-def pool_entry(name, selectors):
-    """A ``resourceList`` entry of the SR-IOV network device plugin's ``config.json``."""
-    prefix, short = split_resource_name(name)
-    entry = {'resourceName': short}
-    if prefix != DEFAULT_RESOURCE_PREFIX:
-        entry['resourcePrefix'] = prefix
-    rendered = {}
-    for option, key in SELECTORS:
-        values = selectors.get(option)
-        if not values:
-            continue
-        values = [str(v).strip() for v in values]
-        if option in ('vendors', 'devices'):
-            values = [v[2:] if v.lower().startswith('0x') else v for v in values]
-            bad = [v for v in values if not re.match(r'^[0-9a-fA-F]{4}$', v)]
-            if bad:
-                raise VmnetError('%s: %s must be 4-digit hex IDs (8086, 10ca)' % (option, ', '.join(bad)), field=option)
-            values = [v.lower() for v in values]
-        rendered[key] = values
-    if not rendered:
-        raise VmnetError('a pool needs at least one selector (vendors, devices, drivers, pf_names, root_devices)',
-                         field='vendors')
-    entry['selectors'] = rendered
-    return entry
-
-
-def load_pools(path):
-    """The pools document (``{"resourceList": [...]}``); an empty one if there is none."""
-    try:
-        with open(path) as handle:
-            doc = json.load(handle)
-    except (IOError, OSError):
-        return {'resourceList': []}
-    except ValueError as exc:
-        raise VmnetError('%s is not valid JSON: %s' % (path, exc), field='path')
-    if not isinstance(doc, dict) or not isinstance(doc.get('resourceList', []), list):
-        raise VmnetError('%s is not an SR-IOV device plugin configuration (no resourceList)' % path, field='path')
-    doc.setdefault('resourceList', [])
-    return doc
-
-
-def dump_pools(doc):
-    return json.dumps(doc, indent=2, sort_keys=True) + '\n'
-
-
-def write_file(path, text, mode=0o644):
-    directory = os.path.dirname(path) or '.'
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, '.%s.tmp' % os.path.basename(path))
-    with open(tmp, 'w') as handle:
-        handle.write(text)
-    os.chmod(tmp, mode)
-    os.rename(tmp, path)
-
-
-def _pf_name_match(selector, pf_name, index):
-    """The device plugin's ``pfNames`` entry: ``eth1`` or ``eth1#0-3,7``."""
-    name, _sep, ranges = selector.partition('#')
-    if name != pf_name:
-        return False
-    if not ranges:
-        return True
-    for part in ranges.split(','):
-        low, _sep, high = part.partition('-')
-        try:
-            if int(low) <= index <= int(high or low):
-                return True
-        except ValueError:
-            return False
-    return False
-
-
-def pool_matches(entry, pf, vf):
-    """Whether VF ``vf`` (of PF ``pf``, dicts as ``observe`` makes them) is in the pool:
-    every selector given must match (each is a list of alternatives)."""
-    selectors = entry.get('selectors') or {}
-    if isinstance(selectors, list):  # the device plugin accepts a list of selector sets
-        return any(pool_matches(dict(entry, selectors=s), pf, vf) for s in selectors)
-    checks = {
-        'vendors': lambda values: (vf['vendor'] or '').lower() in [v.lower() for v in values],
-        'devices': lambda values: (vf['device'] or '').lower() in [v.lower() for v in values],
-        'drivers': lambda values: vf['driver'] in values,
-        'pfNames': lambda values: any(_pf_name_match(v, pf['name'], vf['vf']) for v in values),
-        'rootDevices': lambda values: pf['pci_address'] in values,
-    }
-    for key, values in selectors.items():
-        if key in checks and values and not checks[key](values):
-            return False
-    return True
-
-
-def pool_devices(host, entry):
-    """The VFs of every SR-IOV PF that the pool selects, as ``observe`` reports them."""
-    found = []
-    for address in sriov_pfs(host.sysfs):
-        netdevs = host.sysfs.netdevs(address)
-        pf = observe(host, address, netdevs[0] if netdevs else None)
-        found += [dict(vf, pf=pf['name'], pf_pci_address=address) for vf in pf['vfs'] if pool_matches(entry, pf, vf)]
-    return found
-
-
-# --- the sriov binding: a VF of a pool for a VM interface ------------------------------------
-
-ALLOCATION_KIND = 'sriov'     # records: <state_dir>/<vm>/sriov/<interface>.json
-_CNI_ON_OFF = {'on': True, 'off': False}
-
-
-def cni_vf_settings(cni_config, mac=None):
-    """The VF settings an sriov-cni NAD config asks for, as sriov-cni applies them
-    (``pkg/sriov/sriov.go ApplyVFConfig``): ``vlan``, ``vlanQoS``, ``vlanProto``, ``mac``
-    (the interface's ``macAddress`` over the config's), ``min_tx_rate``/``max_tx_rate``,
-    ``spoofchk``/``trust`` (``on``/``off``), ``link_state``. Checked as ``sriov_vf``
-    checks its settings."""
-    config = cni_config or {}
-    raw = {'vlan': config.get('vlan'), 'qos': config.get('vlanQoS'),
-           'vlan_proto': (config.get('vlanProto') or '').lower() or None,
-           'mac': mac or config.get('mac'),
-           'min_tx_rate': config.get('min_tx_rate'), 'max_tx_rate': config.get('max_tx_rate'),
-           'link_state': config.get('link_state')}
-    for key in ('spoofchk', 'trust'):
-        value = config.get(key)
-        if value is not None:
-            if value not in _CNI_ON_OFF:
-                raise VmnetError('NAD config %s: must be "on" or "off", got %r' % (key, value), field=key)
-            raw[key] = _CNI_ON_OFF[value]
-    settings = normalise_settings(raw, 'NAD config')
-    settings.pop('driver', None)
-    return settings
-
-
-def _allocations(state_dir):
-    """``{VF PCI address: (vm, interface)}`` of every record under ``state_dir``."""
-    found = {}
-    try:
-        vms = sorted(os.listdir(state_dir))
-    except OSError:
-        return found
-    for vm in vms:
-        directory = os.path.join(state_dir, vm, ALLOCATION_KIND)
-        if vm.startswith('.') or not os.path.isdir(directory):
-            continue
-        for name in sorted(os.listdir(directory)):
-            if not name.endswith('.json') or name.startswith('.'):
-                continue
-            try:
-                with open(os.path.join(directory, name)) as handle:
-                    found[json.load(handle)['pci_address']] = (vm, name[:-5])
-            except (IOError, OSError, ValueError, KeyError):
-                continue
-    return found
-
-
-class _StateLock(object):
-    """Allocations of all VMs are made one at a time (``<state_dir>/.locks/sriov.lock``)."""
-
-    def __init__(self, state_dir):
-        self.path = os.path.join(state_dir, '.locks', 'sriov.lock')
-        self.handle = None
-
-    def __enter__(self):
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        self.handle = open(self.path, 'w')
-        fcntl.flock(self.handle, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        self.handle.close()
-
-
-def _apply_settings(host, record, settings, check_mode):
-    """Set the VF's settings through its PF (``Run``: read back, only what differs, undone
-    on failure). VF settings do not reset the PF, so a PF with the default route is fine."""
-    if not settings:
-        return {'changed': False, 'actions': []}
-    run = Run(host, record['pf_pci_address'], vfs=[dict(settings, vf=record['vf'])], force=True,
-              check_mode=check_mode)
-    return run.apply()
-
-
-def allocate(host, state, pools_doc, resource_name, interface, settings=None, check_mode=False):
-    """A VF of the pool ``resource_name`` for ``interface`` of the VM whose ``VmState`` is
-    ``state``: the one recorded for it, else the first free VF of the pool (bound to
-    vfio-pci, recorded for no VM, used by no running domain). Its original settings are
-    recorded before ``settings`` (``cni_vf_settings``) are applied, so ``release`` can
-    put them back. Returns ``{changed, actions, record}``."""
-    state_dir = os.path.dirname(state.root)
-    with _StateLock(state_dir):
-        record = state.read(ALLOCATION_KIND, interface)
-        fresh = record is None
-        if fresh:
-            entry = next((e for e in pools_doc.get('resourceList', []) if full_resource_name(e) == resource_name), None)
-            if entry is None:
-                raise VmnetError('no SR-IOV pool "%s" (sriov_pool); pools: %s' % (resource_name, ', '.join(
-                    full_resource_name(e) for e in pools_doc.get('resourceList', [])) or 'none'), field='resourceName')
-            taken = _allocations(state_dir)
-            users = host.users or {}
-            devices = pool_devices(host, entry)
-            free = [vf for vf in devices
-                    if vf['driver'] == VFIO_PCI and vf['pci_address'] not in taken and not users.get(vf['pci_address'])]
-            if not free:
-                raise VmnetError('SR-IOV pool "%s" has no free VF bound to vfio-pci (%d VFs in the pool, %d allocated)'
-                                 % (resource_name, len(devices), len([d for d in devices if d['pci_address'] in taken])),
-                                 field='resourceName')
-            vf = sorted(free, key=lambda d: d['pci_address'])[0]
-            record = {'resource': resource_name, 'pci_address': vf['pci_address'], 'pf': vf['pf'],
-                      'pf_pci_address': vf['pf_pci_address'], 'vf': vf['vf'],
-                      'original': dict((k, vf[k]) for k in VF_FIELDS if vf.get(k) is not None)}
-        record['settings'] = dict(settings or {})
-        actions = ['allocate VF %s of pool %s' % (record['pci_address'], resource_name)] if fresh else []
-        if not check_mode:
-            state.write(ALLOCATION_KIND, interface, record)   # before the VF changes: a crash leaves it known
-        try:
-            applied = _apply_settings(host, record, record['settings'], check_mode) if not (check_mode and fresh) else {
-                'changed': bool(settings), 'actions': ['set %s of VF %s' % (', '.join(sorted(settings)), record['pci_address'])]
-                if settings else []}
-        except Exception:
-            if fresh and not check_mode:
-                state.delete(ALLOCATION_KIND, interface)
-            raise
-        actions += applied['actions']
-        return {'changed': fresh or applied['changed'], 'actions': actions, 'record': record}
-
-
-def release(host, state, interface, check_mode=False):
-    """Give the interface's VF back: its original settings restored, its record removed.
-    An interface without a VF is fine."""
-    state_dir = os.path.dirname(state.root)
-    with _StateLock(state_dir):
-        record = state.read(ALLOCATION_KIND, interface)
-        if record is None:
-            return {'changed': False, 'actions': [], 'record': None}
-        original = dict((k, v) for k, v in record.get('original', {}).items() if k in record.get('settings', {}))
-        actions = []
-        if host.sysfs.vfs(record['pf_pci_address']).get(record['vf']) == record['pci_address']:
-            actions += _apply_settings(host, record, original, check_mode)['actions']
-        actions.append('release VF %s of pool %s' % (record['pci_address'], record['resource']))
-        if not check_mode:
-            state.delete(ALLOCATION_KIND, interface)
-        return {'changed': True, 'actions': actions, 'record': record}

@@ -51,7 +51,9 @@ options:
     default: default
   config:
     description:
-      - The CNI configuration, as a JSON string (as C(spec.config) holds it) or as a dictionary.
+      - The CNI configuration, as a JSON string (as C(spec.config) holds it) or as a dictionary, which is
+        stored as its JSON text - C(spec.config) is always a string, as in Kubernetes.
+      - At most 64 KiB as JSON (a YAML alias bomb is refused, not expanded).
       - Required with O(state=present).
     type: raw
   resource_name:
@@ -185,6 +187,8 @@ def main():
     params = module.params
 
     def work():
+        nad.check_namespace(params['namespace'])
+        nad.check_name(params['name'])
         if params['state'] == 'absent':
             changed, diff = nad.ensure_absent(common.nad_backend(module), params['namespace'], params['name'],
                                               module.check_mode)

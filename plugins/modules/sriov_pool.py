@@ -70,6 +70,18 @@ options:
     description: PF PCI addresses.
     type: list
     elements: str
+  nad_settings:
+    description:
+      - The VF settings that a NetworkAttachmentDefinition of this pool may choose (sriov-cni's C(vlan),
+        C(vlanQoS), C(vlanProto), C(spoofchk), C(trust), C(link_state), C(min_tx_rate), C(max_tx_rate)), as
+        the C(sriov) binding applies them.
+      - By default a NAD may set none of them, and its VF keeps the settings the operator gave it
+        (M(vmnet.networks.sriov_vf)); only the interface's MAC address is set.
+      - Kept in the pool's entry as C(vmnetNadSettings), which the device plugin ignores.
+    type: list
+    elements: str
+    choices: [vlan, qos, vlan_proto, spoofchk, trust, link_state, min_tx_rate, max_tx_rate]
+    default: []
   path:
     description: The pools file.
     type: path
@@ -127,7 +139,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vmnet.networks.plugins.module_utils import sriov
+from ansible_collections.vmnet.networks.plugins.module_utils import sriov, sriov_pools
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import sriov_netlink
 from ansible_collections.vmnet.networks.plugins.module_utils.host.sysfs import Sysfs
@@ -135,26 +147,26 @@ from ansible_collections.vmnet.networks.plugins.module_utils.host.sysfs import S
 
 def ensure(module):
     params = module.params
-    prefix, short = sriov.split_resource_name(params['name'])
+    prefix, short = sriov_pools.split_resource_name(params['name'])
     full = '%s/%s' % (prefix, short)
-    doc = sriov.load_pools(params['path'])
-    before_text = sriov.dump_pools(doc) if os.path.exists(params['path']) else ''
-    others = [e for e in doc['resourceList'] if sriov.full_resource_name(e) != full]
-    position = next((i for i, e in enumerate(doc['resourceList']) if sriov.full_resource_name(e) == full), len(others))
+    doc = sriov_pools.load_pools(params['path'])
+    before_text = sriov_pools.dump_pools(doc) if os.path.exists(params['path']) else ''
+    others = [e for e in doc['resourceList'] if sriov_pools.full_resource_name(e) != full]
+    position = next((i for i, e in enumerate(doc['resourceList']) if sriov_pools.full_resource_name(e) == full), len(others))
     entry = None
     if params['state'] == 'present':
-        selectors = dict((k, params[k]) for k, _key in sriov.SELECTORS)
-        entry = sriov.pool_entry(full, selectors)
+        selectors = dict((k, params[k]) for k, _key in sriov_pools.SELECTORS)
+        entry = sriov_pools.pool_entry(full, selectors, params['nad_settings'])
         others.insert(position, entry)
     after = dict(doc, resourceList=others)
-    after_text = sriov.dump_pools(after)
+    after_text = sriov_pools.dump_pools(after)
     targets = [params['path']] + ([params['device_plugin_config']] if params['device_plugin_config'] else [])
     stale = [p for p in targets if _content(p) != after_text]
     if params['state'] == 'absent' and not os.path.exists(params['path']) and not params['device_plugin_config']:
         stale = []
     if stale and not module.check_mode:
         for target in stale:
-            sriov.write_file(target, after_text)
+            sriov_pools.write_file(target, after_text)
     result = dict(changed=bool(stale), pool=entry, config=after)
     if module._diff:
         result['diff'] = {'before': before_text, 'after': after_text, 'before_header': params['path'],
@@ -175,7 +187,7 @@ def _content(path):
 def _devices(sysfs_root, entry):
     netlink = sriov_netlink.PfNetlink() if sriov_netlink.HAS_PYROUTE2 else None
     try:
-        return sriov.pool_devices(sriov.Host(Sysfs(sysfs_root), netlink, None), entry)
+        return sriov_pools.pool_devices(sriov.Host(Sysfs(sysfs_root), netlink, None), entry)
     finally:
         if netlink:
             netlink.close()
@@ -190,7 +202,8 @@ def main():
         drivers=dict(type='list', elements='str'),
         pf_names=dict(type='list', elements='str'),
         root_devices=dict(type='list', elements='str'),
-        path=dict(type='path', default=sriov.POOLS_PATH),
+        nad_settings=dict(type='list', elements='str', default=[], choices=list(sriov_pools.NAD_SETTINGS)),
+        path=dict(type='path', default=sriov_pools.POOLS_PATH),
         device_plugin_config=dict(type='path'),
         sysfs_root=dict(type='path', default='/sys'),
     ), supports_check_mode=True)

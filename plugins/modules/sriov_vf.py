@@ -26,7 +26,8 @@ description:
     (C(drivers_probe)). Kernel modules of the drivers asked for are loaded (C(modprobe)) when missing."
   - "Refusals, checked before anything changes: a PF that carries the host's default route (directly, or
     under a bridge, bond or VLAN that does) unless O(force=true); rebinding a VF, or changing the count,
-    while a running libvirt domain uses a VF (its C(<hostdev>) or C(<interface type='hostdev'>) source);
+    while a libvirt domain, running or defined, uses a VF (its C(<hostdev>) or C(<interface type='hostdev'>)
+    source), or when libvirt cannot be reached to check that, unless O(force=true);
     C(vfio-pci) for a VF without an IOMMU group."
   - A failure half-way takes back what the run had changed, newest first, and reports both.
   - The count does not survive a reboot by itself; the role M(vmnet.networks.sriov) makes it persistent.
@@ -111,12 +112,16 @@ options:
     description:
       - Change the VFs of a PF that carries the host's default route. Changing the count resets the PF on
         many drivers, which can cut the host off.
+      - Also change the count, or rebind VFs, when libvirt cannot be reached to check which VFs its domains
+        use (by default the module then refuses, it fails closed).
     type: bool
     default: false
   uri:
     description:
-      - libvirt connection used to find the VFs that running domains use. When libvirt cannot be reached
-        (not installed, not running) the check is skipped with a warning.
+      - libvirt connection used to find the VFs that domains use, running or defined (a stopped domain's
+        definition counts, it would fail to start without its VF). When libvirt cannot be reached (not
+        installed, not running), changing the count or rebinding a VF is refused unless O(force=true);
+        VF settings (MAC, VLAN, ...) are still applied, with a warning.
     type: str
     default: qemu:///system
   sysfs_root:
@@ -222,12 +227,13 @@ VF_OPTIONS = dict(
 
 
 def domain_users(uri, warnings):
-    """``{pci address: [running domain]}``; None (and a warning) when libvirt is unreachable."""
+    """``({pci address: [domain]}, None)`` over running and defined domains; ``(None, why)``
+    (and a warning) when libvirt is unreachable."""
     try:
-        return libvirt_domain.pci_hostdev_users(uri)
+        return libvirt_domain.pci_hostdev_users(uri), None
     except VmnetError as exc:
         warnings.append('VFs used by libvirt domains are not known: %s' % exc)
-        return None
+        return None, str(exc)
 
 
 def run(module, work):
@@ -265,7 +271,8 @@ def main():
     def work():
         warnings = []
         with sriov_netlink.PfNetlink() as netlink:
-            host = sriov.Host(Sysfs(params['sysfs_root']), netlink, domain_users(params['uri'], warnings))
+            users, users_error = domain_users(params['uri'], warnings)
+            host = sriov.Host(Sysfs(params['sysfs_root']), netlink, users, users_error=users_error)
             run = sriov.Run(host, params['pf'], num_vfs=params['num_vfs'], vfs=params['vfs'],
                             all_vfs=params['all_vfs'], force=params['force'], check_mode=module.check_mode)
             result = run.apply()

@@ -12,8 +12,8 @@ short_description: SR-IOV physical functions and their VFs - addresses, drivers,
 description:
   - Reports SR-IOV physical functions (PFs) and each of their VFs - PCI address, driver, C(driver_override),
     IOMMU group, netdev, vendor and device IDs, the settings the PF's driver reports for it (admin MAC,
-    VLAN, QoS, VLAN protocol, spoof checking, trust, link state, TX rates) and the running libvirt
-    domains that use it.
+    VLAN, QoS, VLAN protocol, spoof checking, trust, link state, TX rates) and the libvirt
+    domains, running or defined, that use it.
   - PFs whose driver reports no VF settings (no netdev, or no support) are reported with those settings null.
 version_added: 0.1.0
 author:
@@ -37,7 +37,7 @@ options:
     type: str
   uri:
     description:
-      - libvirt connection used to find the VFs that running domains use (RV(pfs[].vfs[].in_use_by) is null when
+      - libvirt connection used to find the VFs that domains use, running or defined (RV(pfs[].vfs[].in_use_by) is null when
         libvirt cannot be reached).
     type: str
     default: qemu:///system
@@ -159,7 +159,7 @@ pfs:
           description: TX rate limit, Mbit/s.
           type: int
         in_use_by:
-          description: Running libvirt domains that use the VF; null when libvirt could not be asked.
+          description: libvirt domains (running or defined) that use the VF; null when libvirt could not be asked.
           type: list
           elements: str
 '''

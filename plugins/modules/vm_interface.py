@@ -150,12 +150,12 @@ interface:
     ipAddress:
       description: First IP of the interface (the pod IPv4 for bridge).
       type: str
-      sample: 10.88.0.5
+      sample: 10.244.0.5
     ipAddresses:
       description: All its IPs.
       type: list
       elements: str
-      sample: ["10.88.0.5"]
+      sample: ["10.244.0.5"]
     podInterfaceName:
       description: The pod interface it is bound to.
       type: str
@@ -187,7 +187,7 @@ restart_required:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.vmnet.networks.plugins.module_utils import interface, names, sriov
+from ansible_collections.vmnet.networks.plugins.module_utils import interface, names, sriov_pools
 from ansible_collections.vmnet.networks.plugins.module_utils import module as common
 from ansible_collections.vmnet.networks.plugins.module_utils.host import dhcp, libvirt_domain
 
@@ -201,7 +201,7 @@ def main():
                          dns_servers=dict(type='list', elements='str'),
                          dns_search=dict(type='list', elements='str'),
                          resolv_conf=dict(type='path', default='/etc/resolv.conf'),
-                         sriov_pools_file=dict(type='path', default=sriov.POOLS_PATH))
+                         sriov_pools_file=dict(type='path', default=sriov_pools.POOLS_PATH))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     common.require_pyroute2(module)
     if not libvirt_domain.HAS_LIBVIRT:

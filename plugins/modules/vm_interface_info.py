@@ -92,12 +92,12 @@ interfaces:
     ipAddress:
       description: The first of RV(interfaces[].ipAddresses).
       type: str
-      sample: 10.88.0.5
+      sample: 10.244.0.5
     ipAddresses:
       description: The interface's IPs.
       type: list
       elements: str
-      sample: ["10.88.0.5"]
+      sample: ["10.244.0.5"]
     interfaceName:
       description: The guest's name of the NIC (guest agent).
       type: str

@@ -125,7 +125,7 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: ["create network namespace vmnet-default_testvm", "CNI ADD vmnet (/etc/cni/net.d/10-vmnet.conflist) as eth0",
+  sample: ["create network namespace vmnet-default_testvm", "CNI ADD vmnet (/etc/vmnet/cni/net.d/10-vmnet.conflist) as eth0",
            "CNI ADD mynet (/etc/vmnet/nads/default/linux-bridge-net.yaml) as podf3a01bd7116"]
 pod_interface:
   description: The pod interface of the network, as the CNI plugins made it.
@@ -144,11 +144,11 @@ pod_interface:
       description: Addresses with prefix; empty for a network without IPAM (L2 only).
       type: list
       elements: str
-      sample: ["10.88.0.5/16"]
+      sample: ["10.244.0.5/16"]
     gateway:
       description: First gateway of the CNI result.
       type: str
-      sample: 10.88.0.1
+      sample: 10.244.0.1
     routes:
       description: Routes of the CNI result.
       type: list

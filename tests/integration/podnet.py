@@ -12,13 +12,14 @@ import signal
 import subprocess
 import uuid
 
-from ansible_collections.vmnet.networks.plugins.module_utils import names, nad
+from ansible_collections.vmnet.networks.plugins.module_utils import names, nad, nad_policy
 from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, netlink
 from ansible_collections.vmnet.networks.plugins.module_utils.host.nad_store import LocalNadStore
 
 from modules import run_module
 
 CNI_BIN = ['/usr/lib/cni']
+NO_MASTER = 'vmntnomaster'
 
 
 def ip(*args, check=True):
@@ -47,6 +48,11 @@ class PodNetwork(object):
         self.ipam_dir = str(tmp_path / 'ipam')
         self.state_dir = str(tmp_path / 'state')
         self.nad_dir = str(tmp_path / 'nads')
+        # the operator's NAD policy of the test: the default one, with the test's IPAM dir
+        # and a master name that exists nowhere (for the binding refusals)
+        self.nad_policy_file = str(tmp_path / 'nad-policy.json')
+        with open(self.nad_policy_file, 'w') as handle:
+            json.dump(dict(nad_policy.DEFAULT, ipam_data_dirs=[self.ipam_dir], host_interfaces=[NO_MASTER]), handle)
         self.subnet, self.ipv6_subnet, self.mtu = subnet, ipv6_subnet, mtu
         self.gateway = subnet.rsplit('.', 1)[0] + '.1' if subnet else None
         self.clients = []
@@ -70,7 +76,7 @@ class PodNetwork(object):
 
     def pod_options(self, **extra):
         return dict(state_dir=self.state_dir, cni_conf_dir=self.conf_dir, cni_bin_dir=CNI_BIN,
-                    node_netns=self.node, nad_dir=self.nad_dir, **extra)
+                    node_netns=self.node, nad_dir=self.nad_dir, nad_policy_file=self.nad_policy_file, **extra)
 
     def write_nad(self, name, config, namespace='default'):
         """A NetworkAttachmentDefinition in the test's store; returns its CNI conflist."""

@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_domain import (
-    DomainNics, render_interface)
+    DomainNics, pci_hostdev_users, render_interface)
 
 libvirt = pytest.importorskip('libvirt')
 
@@ -256,3 +256,23 @@ def test_an_unplug_the_guest_ignores_is_an_error_not_a_hang(make_domain, make_ta
             nics.remove('ua-default')
         assert time.monotonic() - started < 30
         assert nics.get('ua-default')['config'] is not None
+
+
+def test_hostdev_users_count_defined_but_stopped_domains(libvirt_conn):
+    """A stopped domain needs its VF to start: libvirt's persistent definition counts
+    (sriov_vf refuses to take the VF away; issue 10)."""
+    from conftest import LIBVIRT_URI, unique_name
+    name = unique_name('vmntstopped-')
+    address = '0000:7f:1f.7'   # no such device: libvirt checks it only when the domain starts
+    libvirt_conn.defineXML(
+        "<domain type='qemu'><name>%s</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+        "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
+        "<hostdev mode='subsystem' type='pci' managed='no'><source>"
+        "<address domain='0x0000' bus='0x7f' slot='0x1f' function='0x7'/></source></hostdev>"
+        "</devices></domain>" % name)
+    try:
+        assert not libvirt_conn.lookupByName(name).isActive()
+        assert name in pci_hostdev_users(LIBVIRT_URI).get(address, [])
+    finally:
+        libvirt_conn.lookupByName(name).undefine()
+    assert name not in pci_hostdev_users(LIBVIRT_URI).get(address, [])

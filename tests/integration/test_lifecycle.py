@@ -14,7 +14,7 @@ import time
 import pytest
 
 from modules import COLLECTIONS, ROOT, run_module
-from podnet import ip_json, netns_run, pod_module
+from podnet import CNI_BIN, ip_json, netns_run, pod_module
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
 
@@ -59,7 +59,13 @@ def libvirt_hook(tmp_path, podnet, libvirt_conn):
         'roles': [{'role': 'vmnet.networks.host', 'vars': {
             'vmnet_host_install_packages': False, 'vmnet_host_state_dir': podnet.state_dir,
             'vmnet_host_cni_conf_dir': podnet.conf_dir, 'vmnet_host_lib_dir': str(tmp_path / 'lib'),
-            'vmnet_host_hook_python': '/usr/bin/python3'}}]}]))
+            'vmnet_host_hook_python': '/usr/bin/python3',
+            # the hook's own configuration: everything it uses is the test's
+            'vmnet_host_hook_config': str(tmp_path / 'hook.json'), 'vmnet_host_cni_bin_dirs': CNI_BIN,
+            'vmnet_host_node_netns': podnet.node, 'vmnet_host_nad_dir': podnet.nad_dir,
+            'vmnet_host_nad_policy_file': podnet.nad_policy_file,
+            'vmnet_host_nad_policy': {'ipam_data_dirs': [podnet.ipam_dir]},
+            'vmnet_host_sriov_pools_file': str(tmp_path / 'pools.json')}}]}]))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS)
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,',
                            '-c', 'local', '-e', 'ansible_python_interpreter=/usr/bin/python3', str(playbook)],

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from podnet import ip_json, netns_run, pod_module
+from podnet import NO_MASTER, ip_json, netns_run, pod_module
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import normalize
@@ -239,7 +239,11 @@ def test_multus_default_network_from_a_nad_chain(podnet, make_domain):
 
 def test_refusals_leave_the_host_untouched(podnet):
     """Refused before the host is touched, or undone (DEL, pod removed) when the plugin fails."""
-    podnet.write_nad('macvlan', {'cniVersion': '0.3.1', 'name': 'mv', 'type': 'macvlan', 'master': 'eth0'})
+    podnet.write_nad('macvlan', {'cniVersion': '0.3.1', 'name': 'mv', 'type': 'macvlan', 'master': NO_MASTER})
+    podnet.write_nad('uplink', {'cniVersion': '0.3.1', 'name': 'up', 'type': 'macvlan', 'master': 'eth0'})
+    podnet.write_nad('hostdev', {'cniVersion': '0.3.1', 'name': 'hd', 'type': 'host-device', 'device': 'eth0'})
+    podnet.write_nad('leases', {'cniVersion': '0.3.1', 'name': 'ls', 'type': 'bridge', 'bridge': 'br31',
+                                'ipam': {'type': 'host-local', 'subnet': '10.250.31.0/24', 'dataDir': '/var/lib'}})
     podnet.write_nad('broken', {'cniVersion': '0.3.1', 'name': 'broken', 'type': 'bridge',
                                 'bridge': 'vmnt-bridge-name-too-long'})
     podnet.write_nad('l2', {'cniVersion': '0.4.0', 'name': 'l2', 'type': 'bridge', 'bridge': 'br30'})
@@ -252,6 +256,10 @@ def test_refusals_leave_the_host_untouched(podnet):
         assert_pod_gone(podnet, name)
         return result['msg']
 
+    # the operator's NAD policy refuses before anything else (podnet's: the default one)
+    assert 'plugins[0].master: host interface "eth0" is not in the policy\'s host_interfaces' in attempt('uplink')
+    assert 'plugins[0].type: CNI plugin "host-device" is not allowed' in attempt('hostdev')
+    assert 'plugins[0].ipam.dataDir: "/var/lib" is not inside the policy\'s ipam_data_dirs' in attempt('leases')
     assert 'its CNI plugin macvlan does not work with the bridge binding: the binding moves the pod ' \
            'interface\'s MAC address to the VM' in attempt('macvlan')
     assert 'Masquerade interface only implemented with pod network' in attempt('l2', binding='masquerade')

@@ -37,21 +37,24 @@ VF0 = {'vf': 0, 'mac': '02:00:00:5a:00:10', 'vlan': 100, 'qos': 2, 'spoofchk': F
 VF1_VFIO = {'vf': 1, 'driver': 'vfio-pci'}
 
 # (name, module, args, check mode, shell run before it). Results: <nn>-<name>.json
+# The nested host runs no libvirtd: changing the count or rebinding VFs needs force: true there
+# (sriov_vf fails closed when it cannot check which VFs domains use).
 STEPS = [
-    ('create-check', 'sriov_vf', {'pf': 'eth0', 'num_vfs': 2, 'vfs': [VF0, VF1_VFIO]}, True, ''),
-    ('create', 'sriov_vf', {'pf': 'eth0', 'num_vfs': 2, 'vfs': [VF0, VF1_VFIO]}, False, ''),
-    ('create-again', 'sriov_vf', {'pf': 'eth0', 'num_vfs': 2, 'vfs': [VF0, VF1_VFIO]}, False,
+    ('create-check', 'sriov_vf', {'pf': 'eth0', 'num_vfs': 2, 'vfs': [VF0, VF1_VFIO], 'force': True}, True, ''),
+    ('create', 'sriov_vf', {'pf': 'eth0', 'num_vfs': 2, 'vfs': [VF0, VF1_VFIO], 'force': True}, False, ''),
+    ('create-again', 'sriov_vf', {'pf': 'eth0', 'num_vfs': 2, 'vfs': [VF0, VF1_VFIO], 'force': True}, False,
      'ip -d link show eth0 > /run/scratch/iplink.txt; python3 /run/scratch/vfio_status.py 0000:00:13.2'
      ' > /run/scratch/vfio.txt 2>&1'),
     ('rollback', 'sriov_vf', {'pf': 'eth0', 'vfs': [{'vf': 0, 'vlan': 200}, {'vf': 1, 'link_state': 'disable'}]},
      False, ''),
+    ('no-libvirt', 'sriov_vf', {'pf': 'eth0', 'num_vfs': 3}, False, ''),
     ('info', 'sriov_vf_info', {'pf': '0000:00:03.0'}, False, ''),
     ('default-route', 'sriov_vf', {'pf': 'eth0', 'vfs': [{'vf': 0, 'trust': False}]}, False,
      'ip link set eth0 up && ip addr add 192.0.2.2/24 dev eth0 && ip route add default via 192.0.2.1'),
-    ('restore', 'sriov_vf', {'pf': 'eth0', 'vfs': [{'vf': 1, 'driver': 'default'}]}, False,
+    ('restore', 'sriov_vf', {'pf': 'eth0', 'vfs': [{'vf': 1, 'driver': 'default'}], 'force': True}, False,
      'ip route del default; ip addr flush dev eth0'),
-    ('zero', 'sriov_vf', {'pf': 'eth0', 'num_vfs': 0}, False, ''),
-    ('zero-again', 'sriov_vf', {'pf': 'eth0', 'num_vfs': 0}, False, ''),
+    ('zero', 'sriov_vf', {'pf': 'eth0', 'num_vfs': 0, 'force': True}, False, ''),
+    ('zero-again', 'sriov_vf', {'pf': 'eth0', 'num_vfs': 0, 'force': True}, False, ''),
 ]
 
 # VFIO_GROUP_GET_STATUS on /dev/vfio/<group>: flags bit 0 = viable (linux/vfio.h)
@@ -203,6 +206,12 @@ def test_driver_refusal_half_way_is_taken_back(nested):
     info = nested['results']['info']['pfs'][0]
     assert info['vfs'][0]['vlan'] == 100 and info['vfs'][0]['qos'] == 2   # VLAN 200 was taken back
     assert info['vfs'][1]['driver'] == 'vfio-pci'
+
+
+def test_without_libvirt_the_count_is_not_changed(nested):
+    refused = nested['results']['no-libvirt']
+    assert refused.get('failed') and refused['field'] == 'uri' and 'set force: true' in refused['msg'], refused
+    assert nested['results']['info']['pfs'][0]['num_vfs'] == 2
 
 
 def test_pf_with_the_default_route_is_refused(nested):

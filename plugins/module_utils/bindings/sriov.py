@@ -9,7 +9,7 @@ but sets the VF's settings on its PF. Here the binding does both: it allocates a
 vfio-pci VF of the pool that the NAD's ``k8s.v1.cni.cncf.io/resourceName`` names (the
 pools of ``sriov_pool``) and sets the NAD's VF settings as sriov-cni does (``vlan``,
 ``spoofchk``, ``trust``, ``mac``, ...), the interface's ``macAddress`` being the VF's
-admin MAC (``sriov.allocate``, which records the VF under ``<state_dir>/<vm>/sriov/``
+admin MAC (``sriov_allocation.allocate``, which records the VF under ``<state_dir>/<vm>/sriov/``
 and ``release`` puts the VF back). The domain gets KubeVirt's ``<hostdev type='pci'
 managed='no'>`` with alias ``ua-sriov-<name>``: no MAC, link state or queues there.
 
@@ -23,7 +23,7 @@ __metaclass__ = type
 
 from contextlib import contextmanager
 
-from ansible_collections.vmnet.networks.plugins.module_utils import nad, sriov
+from ansible_collections.vmnet.networks.plugins.module_utils import nad, sriov, sriov_allocation, sriov_pools
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_domain
 from ansible_collections.vmnet.networks.plugins.module_utils.host.sriov_netlink import ZERO_MAC, PfNetlink
@@ -66,11 +66,12 @@ def discover(pod, iface, queues):
     """The VF the interface gets: the one recorded for it, else the first free one of the
     pool (chosen, not yet taken: ``apply`` takes it)."""
     resource, config, nad_name = _nad(pod, iface)
-    settings = sriov.cni_vf_settings(config, iface['macAddress'])
+    settings = sriov_allocation.cni_vf_settings(config, iface['macAddress'])
     with host_of(pod) as host:
         try:
-            chosen = sriov.allocate(host, pod.state, sriov.load_pools(pod.sriov_pools_file), resource,
-                                    iface['name'], settings, check_mode=True)['record']
+            pools = sriov_pools.load_pools(pod.sriov_pools_file)
+            chosen = sriov_allocation.allocate(host, pod.state, pools, resource, iface['name'], settings,
+                                               check_mode=True)['record']
         except VmnetError as exc:
             raise VmnetError('interface "%s": %s' % (iface['name'], exc), field=exc.field)
     return {'interface': iface['name'], 'binding': 'sriov', 'pod_iface': iface['podInterfaceName'],
@@ -81,7 +82,7 @@ def discover(pod, iface, queues):
 def refresh(record, iface, hostname, dns, search):
     """The VF's settings from the NAD and ``macAddress``; the guest's MAC is the VF's admin
     MAC: the one asked for, else the one the VF had. No DHCP: the guest is on the VF's network."""
-    record['settings'] = sriov.cni_vf_settings(record['cni_config'], iface['macAddress'])
+    record['settings'] = sriov_allocation.cni_vf_settings(record['cni_config'], iface['macAddress'])
     original = record['original']['mac']
     record['guest_mac'] = record['settings'].get('mac') or (original if original != ZERO_MAC else None)
     record['dhcp'] = None
@@ -95,7 +96,7 @@ def desired(record):
 
 def observe(pod, record):
     """The VF as allocated (its record), None before."""
-    allocated = pod.state.read(sriov.ALLOCATION_KIND, record['interface'])
+    allocated = pod.state.read(sriov_allocation.ALLOCATION_KIND, record['interface'])
     if allocated is None:
         return {'vf': None}
     return {'vf': {'pool': allocated['resource'], 'pci_address': allocated['pci_address'],
@@ -105,8 +106,9 @@ def observe(pod, record):
 def apply(pod, record, check_mode, previous=None):
     """Allocate the VF (the pool's first free one, unless recorded) and set its settings."""
     with host_of(pod) as host:
-        result = sriov.allocate(host, pod.state, sriov.load_pools(pod.sriov_pools_file), record['resource'],
-                                record['interface'], record['settings'], check_mode)
+        pools = sriov_pools.load_pools(pod.sriov_pools_file)
+        result = sriov_allocation.allocate(host, pod.state, pools, record['resource'], record['interface'],
+                                           record['settings'], check_mode)
     record['pci_address'] = result['record']['pci_address']
     return result['actions']
 
@@ -114,7 +116,7 @@ def apply(pod, record, check_mode, previous=None):
 def teardown(pod, record, check_mode):
     """Give the VF back to its pool with its original settings."""
     with host_of(pod) as host:
-        return sriov.release(host, pod.state, record['interface'], check_mode)['actions']
+        return sriov_allocation.release(host, pod.state, record['interface'], check_mode)['actions']
 
 
 def status_ips(record):

@@ -21,6 +21,8 @@ import subprocess
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 
 DEFAULT_BIN_DIRS = ['/opt/cni/bin', '/usr/lib/cni']
+# vmnet's own, filled by the host role: never podman's or a Kubernetes node's /etc/cni/net.d
+DEFAULT_CONF_DIR = '/etc/vmnet/cni/net.d'
 CONF_EXTENSIONS = ('.conf', '.conflist', '.json')
 SUPPORTED_VERSIONS = ('0.3.0', '0.3.1', '0.4.0', '1.0.0')
 # Before 0.4.0 there was no CHECK, and DEL got no prevResult.

@@ -767,7 +767,9 @@ def hostdevs(domain_root):
 
 
 def pci_hostdev_users(uri):
-    """``{host PCI address: [running domain]}`` over every running domain of ``uri``."""
+    """``{host PCI address: [domain]}`` over every domain of ``uri``: the live definition of
+    a running one and the persistent definition of a defined one (running or stopped: a
+    stopped domain needs its VF to start)."""
     if not HAS_LIBVIRT:
         raise VmnetError('the libvirt Python bindings (libvirt-python) are required')
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
@@ -777,13 +779,16 @@ def pci_hostdev_users(uri):
         raise VmnetError('cannot connect to libvirt at %s: %s' % (uri, err.get_error_message()))
     users = {}
     try:
-        for domain in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
-            try:
-                root = ET.fromstring(domain.XMLDesc(0))
-            except libvirt.libvirtError:  # stopped meanwhile
-                continue
-            for hostdev in hostdevs(root):
-                users.setdefault(hostdev['source'], []).append(domain.name())
+        for domain in conn.listAllDomains(0):
+            sources = set()
+            for flags, wanted in ((0, domain.isActive), (libvirt.VIR_DOMAIN_XML_INACTIVE, domain.isPersistent)):
+                try:
+                    if wanted():
+                        sources.update(h['source'] for h in hostdevs(ET.fromstring(domain.XMLDesc(flags))))
+                except libvirt.libvirtError:  # stopped or undefined meanwhile
+                    continue
+            for source in sorted(sources):
+                users.setdefault(source, []).append(domain.name())
     finally:
         conn.close()
     return users

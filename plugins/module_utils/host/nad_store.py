@@ -5,7 +5,13 @@
 
 One file per NAD, ``<nad_dir>/<namespace>/<name>.yaml``, holding the very manifest a
 cluster takes (``kubectl apply -f`` works on it). Files are replaced atomically (a
-temporary file renamed over the old one), so a reader never sees half a manifest.
+temporary file renamed over the old one, never through a symlink), so a reader never sees
+half a manifest; directories are 0700 and files 0600 whoever creates them, and every path
+stays inside ``nad_dir`` (``files.confine``).
+
+A NAD file may come from someone else than the modules: it is read with a size cap, as
+YAML without anchors or aliases (they expand exponentially), and its ``spec.config`` must
+be a string, as in Kubernetes.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,14 +27,27 @@ try:
 
     _Dumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
         'tag:yaml.org,2002:str', text, style='|' if '\n' in text else None))
+
+    class _Loader(yaml.SafeLoader):
+        """YAML without anchors and aliases."""
+
+        def compose_node(self, parent, index):
+            event = self.peek_event()
+            if isinstance(event, yaml.AliasEvent) or getattr(event, 'anchor', None) is not None:
+                raise yaml.composer.ComposerError(None, None, 'YAML anchors and aliases are not allowed',
+                                                  event.start_mark)
+            return super(_Loader, self).compose_node(parent, index)
+
     HAS_YAML = True
 except ImportError:
     HAS_YAML = False
 
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
+from ansible_collections.vmnet.networks.plugins.module_utils.host import files
 
 DEFAULT_NAD_DIR = '/etc/vmnet/nads'
 SUFFIX = '.yaml'
+MAX_NAD_BYTES = 256 * 1024
 
 
 class LocalNadStore(object):
@@ -40,29 +59,36 @@ class LocalNadStore(object):
     def location(self, namespace, name):
         return os.path.join(self.nad_dir, namespace, name + SUFFIX)
 
+    def _path(self, namespace, name):
+        return files.confine(self.nad_dir, namespace, name + SUFFIX)
+
     def get(self, namespace, name):
         """The manifest, or None when there is no such file."""
         _require_yaml()
         path = self.location(namespace, name)
         try:
-            with open(path) as handle:
-                manifest = yaml.safe_load(handle)
-        except FileNotFoundError:
-            return None
-        except (OSError, yaml.YAMLError) as exc:
+            text = files.read_text(self._path(namespace, name), limit=MAX_NAD_BYTES)
+            manifest = yaml.load(text, Loader=_Loader) if text is not None else None
+        except (OSError, yaml.YAMLError, VmnetError) as exc:
             raise VmnetError('cannot read NetworkAttachmentDefinition %s: %s' % (path, exc))
+        if text is None:
+            return None
         if not isinstance(manifest, dict):
             raise VmnetError('%s does not hold a NetworkAttachmentDefinition manifest' % path)
+        config = (manifest.get('spec') or {}).get('config') if isinstance(manifest.get('spec'), dict) else None
+        if config is not None and not isinstance(config, str):
+            raise VmnetError('%s: spec.config must be a string, the CNI configuration as JSON text (as in '
+                             'Kubernetes), not a %s' % (path, 'mapping' if isinstance(config, dict) else type(config).__name__))
         return manifest
 
     def list(self, namespace):
         """The manifests of a namespace, by name."""
-        directory = os.path.join(self.nad_dir, namespace)
+        directory = files.confine(self.nad_dir, namespace)
         try:
-            files = sorted(n for n in os.listdir(directory) if n.endswith(SUFFIX) and not n.startswith('.'))
+            found = sorted(n for n in os.listdir(directory) if n.endswith(SUFFIX) and not n.startswith('.'))
         except FileNotFoundError:
             return []
-        return [m for m in (self.get(namespace, n[:-len(SUFFIX)]) for n in files) if m is not None]
+        return [m for m in (self.get(namespace, n[:-len(SUFFIX)]) for n in found) if m is not None]
 
     def create(self, manifest):
         return self.replace(manifest)
@@ -70,22 +96,19 @@ class LocalNadStore(object):
     def replace(self, manifest):
         _require_yaml()
         metadata = manifest['metadata']
-        path = self.location(metadata['namespace'], metadata['name'])
-        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-        tmp = os.path.join(os.path.dirname(path), '.%s.tmp' % os.path.basename(path))
-        with open(tmp, 'w') as handle:
-            yaml.dump(manifest, handle, Dumper=_Dumper, default_flow_style=False, sort_keys=False)
-        os.chmod(tmp, 0o644)
-        os.rename(tmp, path)
+        files.makedirs(self.nad_dir)
+        files.makedirs(files.confine(self.nad_dir, metadata['namespace']))
+        path = self._path(metadata['namespace'], metadata['name'])
+        files.write_atomic(path, yaml.dump(manifest, Dumper=_Dumper, default_flow_style=False, sort_keys=False))
         return manifest
 
     def delete(self, namespace, name):
         try:
-            os.unlink(self.location(namespace, name))
+            os.unlink(self._path(namespace, name))
         except FileNotFoundError:
             pass
         try:  # an emptied namespace directory goes too
-            os.rmdir(os.path.join(self.nad_dir, namespace))
+            os.rmdir(files.confine(self.nad_dir, namespace))
         except OSError:
             pass
 

@@ -10,7 +10,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.vmnet.networks.plugins.module_utils import sriov
+from ansible_collections.vmnet.networks.plugins.module_utils import sriov, sriov_pools
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 
 from test_sriov_fakes import FakeKernel, PF, PF_IF, vf_address
@@ -237,7 +237,7 @@ def test_default_route_pf_refused_unless_forced(tmp_path):
 def test_vf_used_by_a_running_domain_not_rebound(tmp_path):
     kernel = FakeKernel(str(tmp_path), num_vfs=2)
     users = {vf_address(1): ['vm-a']}
-    with pytest.raises(VmnetError, match='used by the running libvirt domain.*vm-a'):
+    with pytest.raises(VmnetError, match='used by the libvirt domain.*vm-a'):
         run(kernel, users=users, vfs=[{'vf': 0, 'trust': True}, {'vf': 1, 'driver': 'vfio-pci'}])
     assert kernel.writes == [] and kernel.netlink.calls == []
     with pytest.raises(VmnetError, match='removes every VF.*VF 1 \\(vm-a\\)'):
@@ -308,12 +308,12 @@ def test_failure_after_a_count_change_restores_count_and_settings(tmp_path):
 
 def test_pool_entry_renders_the_device_plugin_format():
     selectors = {'vendors': ['0x8086'], 'devices': ['10CA'], 'drivers': ['vfio-pci'], 'pf_names': ['ens1f0#0-3']}
-    entry = sriov.pool_entry('intel.com/mellanox_SRIOV_25G', selectors)
+    entry = sriov_pools.pool_entry('intel.com/mellanox_SRIOV_25G', selectors)
     assert entry == {'resourceName': 'mellanox_SRIOV_25G',
                      'selectors': {'vendors': ['8086'], 'devices': ['10ca'], 'drivers': ['vfio-pci'],
                                    'pfNames': ['ens1f0#0-3']}}
-    other = sriov.pool_entry('example.org/fast', {'root_devices': ['0000:3b:00.0']})
-    assert other['resourcePrefix'] == 'example.org' and sriov.full_resource_name(other) == 'example.org/fast'
+    other = sriov_pools.pool_entry('example.org/fast', {'root_devices': ['0000:3b:00.0']})
+    assert other['resourcePrefix'] == 'example.org' and sriov_pools.full_resource_name(other) == 'example.org/fast'
 
 
 @pytest.mark.parametrize('name, selectors, field', [
@@ -323,7 +323,7 @@ def test_pool_entry_renders_the_device_plugin_format():
 ])
 def test_bad_pools(name, selectors, field):
     with pytest.raises(VmnetError) as raised:
-        sriov.pool_entry(name, selectors)
+        sriov_pools.pool_entry(name, selectors)
     assert raised.value.field == field
 
 
@@ -331,8 +331,8 @@ def test_pool_selects_vfs(tmp_path):
     kernel = FakeKernel(str(tmp_path), num_vfs=4)
     run(kernel, vfs=[{'vf': 1, 'driver': 'vfio-pci'}, {'vf': 2, 'driver': 'vfio-pci'}])
     host = sriov.Host(kernel, kernel.netlink, {})
-    vfio = sriov.pool_entry('intel.com/vm', {'vendors': ['8086'], 'drivers': ['vfio-pci']})
-    assert [vf['vf'] for vf in sriov.pool_devices(host, vfio)] == [1, 2]
-    ranged = sriov.pool_entry('intel.com/low', {'pf_names': [PF_IF + '#0-1,3']})
-    assert [vf['vf'] for vf in sriov.pool_devices(host, ranged)] == [0, 1, 3]
-    assert sriov.pool_devices(host, sriov.pool_entry('a/b', {'devices': ['1520']})) == []
+    vfio = sriov_pools.pool_entry('intel.com/vm', {'vendors': ['8086'], 'drivers': ['vfio-pci']})
+    assert [vf['vf'] for vf in sriov_pools.pool_devices(host, vfio)] == [1, 2]
+    ranged = sriov_pools.pool_entry('intel.com/low', {'pf_names': [PF_IF + '#0-1,3']})
+    assert [vf['vf'] for vf in sriov_pools.pool_devices(host, ranged)] == [0, 1, 3]
+    assert sriov_pools.pool_devices(host, sriov_pools.pool_entry('a/b', {'devices': ['1520']})) == []

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from ansible_collections.vmnet.networks.plugins.module_utils import interface, nad, sriov, status
+from ansible_collections.vmnet.networks.plugins.module_utils import interface, nad, sriov, sriov_pools, status
 from ansible_collections.vmnet.networks.plugins.module_utils import pod as pod_module
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host.nad_store import LocalNadStore
@@ -48,8 +48,9 @@ class SriovSetup(object):
         self.host = sriov.Host(self.kernel, self.kernel.netlink, {}, lock_dir=str(tmp_path / 'locks'))
         sriov.Run(self.host, PF_IF, vfs=[{'vf': i, 'driver': 'vfio-pci'} for i in (1, 2, 3)]).apply()
         self.pools_file = str(tmp_path / 'pools.json')
-        pools = {'resourceList': [sriov.pool_entry(POOL, {'drivers': ['vfio-pci'], 'pf_names': [PF_IF + '#1-2']})]}
-        sriov.write_file(self.pools_file, sriov.dump_pools(pools))
+        entry = sriov_pools.pool_entry(POOL, {'drivers': ['vfio-pci'], 'pf_names': [PF_IF + '#1-2']}, list(sriov_pools.NAD_SETTINGS))
+        pools = {'resourceList': [entry]}
+        sriov_pools.write_file(self.pools_file, sriov_pools.dump_pools(pools))
         self.nad_dir, self.state_dir = nad_dir or str(tmp_path / 'nads'), state_dir or str(tmp_path / 'state')
         config = dict({'cniVersion': '0.3.1', 'name': 'sriov-a', 'type': 'sriov'}, **(cni or {}))
         nad.ensure_present(LocalNadStore(self.nad_dir), 'default', 'sriov-a', config, resource)
