@@ -118,7 +118,8 @@ def pod(module, spec):
         return Pod(vm_name(module, spec), params['state_dir'], params['cni_conf_dir'],
                    params['cni_bin_dir'], params['node_netns'], params['nad_dir'],
                    sriov_pools_file=params.get('sriov_pools_file'), nad_policy_file=params['nad_policy_file'],
-                   nad_policy_narrow=params['nad_policy'], namespace=spec.get('namespace') or DEFAULT_NAMESPACE)
+                   nad_policy_narrow=params['nad_policy'], namespace=spec.get('namespace') or DEFAULT_NAMESPACE,
+                   permit_slirp_interface=params.get('permit_slirp_interface', False))
     except VmnetError as exc:  # a state dir that is not safe to use (a planted symlink, say)
         module.fail_json(msg=str(exc), field=exc.field)
 

@@ -28,7 +28,7 @@ class Pod(object):
 
     def __init__(self, vm, state_dir=None, cni_conf_dir=cni.DEFAULT_CONF_DIR, cni_bin_dirs=None,
                  node_netns=None, nad_dir=None, sriov_pools_file=None, nad_policy_file=None, nad_policy_narrow=None,
-                 namespace='default'):
+                 namespace='default', permit_slirp_interface=False):
         # the VM's identity is (namespace, name), both checked as Kubernetes checks them
         self.vm_namespace, self.vm = names.check_vm_identity(namespace, vm, 'vm', 'namespace')
         self.netns = names.pod_netns(namespace, vm)
@@ -43,6 +43,9 @@ class Pod(object):
         # what the NADs' plugins may do (nad_policy.py): the operator's file, narrowed by a module option
         self.nad_policy_file = nad_policy_file or nad_policy.POLICY_PATH
         self.nad_policy_narrow = nad_policy_narrow
+        # the operator's cluster switch this pod was made under: the boot hook validates the
+        # recorded spec again under the same switch
+        self.permit_slirp_interface = permit_slirp_interface
 
     def __enter__(self):
         self.state.lock()
@@ -55,7 +58,8 @@ class Pod(object):
         """The options this pod was made with, as ``Pod(vm, state_dir, **settings)`` takes them
         (its ``namespace`` included)."""
         return {'cni_conf_dir': self.cni_conf_dir, 'cni_bin_dirs': self.cni.bin_dirs,
-                'node_netns': self.cni.node_netns, 'nad_dir': self.nads.nad_dir, 'namespace': self.vm_namespace}
+                'node_netns': self.cni.node_netns, 'nad_dir': self.nads.nad_dir, 'namespace': self.vm_namespace,
+                'permit_slirp_interface': self.permit_slirp_interface}
 
     @property
     def netns_path(self):

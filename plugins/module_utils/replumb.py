@@ -123,7 +123,9 @@ def _recorded(pod):
         raise VmnetError('%s: invalid JSON: %s' % (path, exc))
     if not isinstance(settings, dict):
         raise VmnetError('%s: not a JSON object' % path)
-    spec, errors = normalize(settings.get('spec'))
+    # under the switch the operator's module run recorded (root-owned, checked above)
+    spec, errors = normalize(settings.get('spec'),
+                             {'permit_slirp_interface': settings.get('permit_slirp_interface') is True})
     if errors:
         raise VmnetError('%s: the recorded spec is not valid: %s' % (path, '; '.join(
             '%s: %s' % (e['field'], e['message']) if e['field'] else e['message'] for e in errors)))

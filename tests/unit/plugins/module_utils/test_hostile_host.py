@@ -731,3 +731,22 @@ def test_the_installed_hook_script_reads_only_its_configuration(hook):
     code, err = start(domain_xml(vm='web', **{'state-dir': box.path('evil')}))
     assert code == 1 and 'hook configuration %s: refusing' % path in err
     box.check_canaries()   # (a process of its own: the audit hook does not see inside it)
+
+
+@pytest.mark.parametrize('permitted', [True, False])
+def test_hook_validates_a_slirp_spec_under_the_recorded_switch(hook, permitted):
+    """A slirp interface re-plumbs only when the operator's run that recorded it had
+    permit_slirp_interface (a root-owned record), never on the manifest's say."""
+    from ansible_collections.vmnet.networks.plugins.module_utils.spec import normalize
+    box, config, path, seen = hook
+    slirp = {'interfaces': [{'name': 'default', 'slirp': {}}], 'networks': [{'name': 'default', 'pod': {}}]}
+    spec, errors = normalize(slirp, {'permit_slirp_interface': True})
+    assert not errors
+    state = record_pod(config['state_dir'], 'web', [config['cni_bin_dirs'][0]])
+    settings = dict(state.read_settings(), spec=spec, permit_slirp_interface=permitted)
+    state.write_settings(settings)
+    code, err = run_hook(box, domain_xml(vm='web', **{'state-dir': config['state_dir']}), path)
+    if permitted:
+        assert (code, err) == (0, '') and len(seen) == 1
+    else:
+        assert code == 1 and seen == [] and 'Slirp interface is not enabled' in err
