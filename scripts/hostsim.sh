@@ -47,14 +47,24 @@ host_pid() {
 
 in_host() { local pid=$1; shift; nsenter -t "$pid" -m -n "$@"; }
 
-# The PIDs of every process in the mount namespace of PID $1, the holder itself excluded.
+# The PIDs of every process of the host but the holder: in its mount namespace, in its network
+# namespace, or in one of the network namespaces named in its /run/netns (pods: `ip netns exec`
+# gives their processes a mount namespace of their own).
 members() {
-  local holder=$1 mnt p
+  local holder=$1 mnt nets p f
   mnt=$(readlink "/proc/$holder/ns/mnt")
+  nets=" $(readlink "/proc/$holder/ns/net") "
+  for f in $(nsenter -t "$holder" -m sh -c 'for f in /run/netns/*; do [ -e "$f" ] && stat -L -c %i "$f"; done' 2>/dev/null); do
+    nets="$nets net:[$f] "
+  done
+  local pnet
   for p in /proc/[0-9]*; do
     p=${p#/proc/}
     [ "$p" = "$holder" ] && continue
-    [ "$(readlink "/proc/$p/ns/mnt" 2>/dev/null)" = "$mnt" ] && echo "$p"
+    pnet=$(readlink "/proc/$p/ns/net" 2>/dev/null) || continue
+    if [ "$(readlink "/proc/$p/ns/mnt" 2>/dev/null)" = "$mnt" ] || [[ "$nets" == *" $pnet "* ]]; then
+      echo "$p"
+    fi
   done
   return 0
 }

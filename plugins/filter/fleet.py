@@ -1,47 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: vmnet.networks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Address arithmetic of the fleet role: a host's pod block and its slice of a stretched network."""
+"""Address arithmetic of the fleet role: a host's pod block and its slice of a stretched network
+(documented in fleet_block.yml and fleet_slice.yml)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
-
-DOCUMENTATION = r'''
-name: fleet_block
-short_description: The INDEX-th block of PREFIX in a CIDR
-version_added: 0.2.0
-author:
-  - vmnet.networks contributors (@vmnet)
-description:
-  - The O(_input) CIDR cut into blocks of prefix length O(prefix); returns the block number O(index) (from 0).
-  - The role M(vmnet.networks.fleet) gives each host of a fleet its pod block this way.
-  - Fails when the CIDR has fewer than O(index)+1 blocks of that size.
-options:
-  _input:
-    description: The CIDR (IPv4 or IPv6), for example C(10.244.0.0/16).
-    type: str
-    required: true
-  prefix:
-    description: The blocks' prefix length (not shorter than the CIDR's).
-    type: int
-    required: true
-  index:
-    description: Which block, from 0.
-    type: int
-    required: true
-'''
-
-EXAMPLES = r'''
-- name: The third /24 of 10.244.0.0/16 (10.244.2.0/24)
-  ansible.builtin.debug:
-    msg: "{{ '10.244.0.0/16' | vmnet.networks.fleet_block(24, 2) }}"
-'''
-
-RETURN = r'''
-_value:
-  description: The block, as a CIDR.
-  type: str
-'''
 
 import ipaddress
 

@@ -10,18 +10,18 @@ DOCUMENTATION = r'''
 module: fleet_vnet
 short_description: The VXLAN bridges of a fleet's stretched networks on one host
 description:
-  - Makes the links of the stretched L2 networks of a fleet on one host match O(networks) (the
-    M(vmnet.networks.fleet) role calls it; see that role): per network a Linux bridge C(vnbr<vni>) and a
-    VXLAN device C(vnvx<vni>) (the network's VNI, O(local) as the local VTEP, UDP port O(port), no learning)
-    as the bridge's port, with bridge learning off and ARP/ND suppression on, so that the remote MACs come
-    only from BGP EVPN (FRR's zebra installs them C(extern_learn)).
+  - Makes the links of the stretched L2 networks of a fleet on one host match O(networks); the role
+    C(vmnet.networks.fleet) calls it. Per network a Linux bridge C(vnbr<vni>) and a VXLAN device C(vnvx<vni>)
+    (the network's VNI, O(local) as the local VTEP, UDP port O(port), no learning) as the bridge's port, with
+    bridge learning off and ARP/ND suppression on, so that the remote MACs come only from BGP EVPN (FRR's
+    zebra installs them C(extern_learn)).
   - With a C(gateway) the bridge carries that address and a MAC derived from the VNI, the same on every host
     (an anycast gateway).
   - Every link the module makes carries the owner alias C(vmnet:fleet/<network>). Owned links of networks that
     are no longer listed are deleted; O(state=absent) deletes all of them. A link of the same name without
-    the alias is never touched: the module fails naming it.
+    the alias is never touched; the module fails and names it.
   - Every problem of O(networks) is reported at once, with its field, before anything is changed.
-version_added: 0.2.0
+version_added: 0.1.0
 author:
   - vmnet.networks contributors (@vmnet)
 attributes:
@@ -128,7 +128,7 @@ def main():
     def work():
         wanted = [] if params['state'] == 'absent' else vnet.desired(params['networks'], params['local'],
                                                                      params['port'])
-        links = vnet.Links(lambda argv: module.run_command(argv))
+        links = vnet.Links(module.run_command)
         owned = links.read()
         steps, foreign = vnet.plan(wanted, owned, links)
         if foreign:

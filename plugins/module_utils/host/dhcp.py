@@ -93,6 +93,10 @@ def _bridge_lines(entry):
         'shared-network=%s,%s' % (entry['bridge'], entry['ip']),
         'dhcp-range=set:%s,%s,static,%s,%s' % (tag, entry['network'], entry['netmask'], LEASE),
         'dhcp-host=%s,set:%s,%s,%s' % (entry['mac'], tag, entry['ip'], LEASE),
+        # Silent to every other client: the bridge is a port of the network, so other guests'
+        # DHCP broadcasts arrive here too, and an authoritative NAK (every pod has the same server
+        # id, KubeVirt's 169.254.75.1x) would break their exchange with their own pod.
+        'dhcp-ignore=tag:!known,tag:%s' % entry['bridge'],
         # an empty router option stops dnsmasq from offering itself as the gateway
         'dhcp-option-force=tag:%s,option:router%s' % (tag, ',' + entry['router'] if entry['router'] else ''),
     ]
