@@ -49,7 +49,10 @@ PATHS = ('pod, same host', 'pod, across', 'vxlan, same host', 'vxlan, across')
 def measure(host, pod, server, options):
     out = host.pod_run(pod, 'iperf3', '-c', server, '-p', str(IPERF_PORT), '-t', str(SECONDS), '-J',
                        '--get-server-output', *options, check=True, timeout=SECONDS + 30).stdout
-    return json.loads(out)['server_output_json']['end']['sum_received']['bits_per_second'] / 1e9
+    report = json.loads(out)
+    if 'server_output_json' not in report:
+        raise RuntimeError('iperf3 from %s to %s %s: %s' % (pod, server, ' '.join(options), report.get('error', out[-500:])))
+    return report['server_output_json']['end']['sum_received']['bits_per_second'] / 1e9
 
 
 def run():
@@ -75,7 +78,7 @@ def run():
         a.client_pod('vmnbbcla', 'vnbr100', '10.10.0.201/24', mtu=1450)
         b.client_pod('vmnbbclb', 'vnbr100', '10.10.0.202/24', mtu=1450)
         for pod in ('vmnbsrv', 'vmnbbsrv'):
-            a.spawn('ip', 'netns', 'exec', pod, 'iperf3', '-s', '-p', str(IPERF_PORT))
+            a.spawn('ip', 'netns', 'exec', pod, 'iperf3', '-s', '-J', '-p', str(IPERF_PORT))
         paths = {'pod, same host': (a, 'vmnbcla', '10.244.0.200'), 'pod, across': (b, 'vmnbclb', '10.244.0.200'),
                  'vxlan, same host': (a, 'vmnbbcla', '10.10.0.200'), 'vxlan, across': (b, 'vmnbbclb', '10.10.0.200')}
         for host, pod, server in paths.values():     # routes and EVPN MACs in place, servers up

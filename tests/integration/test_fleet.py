@@ -343,3 +343,25 @@ def test_fourth_host_joins_then_leaves(fleet):
     # Leaving again changes nothing.
     proc, recap, _seconds = fleet.apply(hosts=[d], **{d.name: {'vmnet_fleet_state': 'absent'}})
     recap_ok(proc, recap, [d], changed=0)
+
+
+def test_route_reflector(tmp_path):
+    """With a route reflector named, the other hosts peer with it only and still learn each
+    other's blocks and VTEPs (reflected, next hop unchanged)."""
+    rr_fleet = Fleet(tmp_path)
+    try:
+        for letter in 'rst':
+            rr_fleet.add_host(letter)
+        r, s, t = rr_fleet.hosts
+        rr_fleet.group_vars['vmnet_fleet_route_reflectors'] = [r.name]
+        proc, recap, _seconds = rr_fleet.apply()
+        recap_ok(proc, recap, rr_fleet.hosts)
+        wait_until(lambda: established(r) == peers_of(rr_fleet, r), 30, 'sessions of the reflector')
+        assert established(s) == [r.underlay_ip] and established(t) == [r.underlay_ip]
+        wait_until(lambda: all(len(bgp_routes(h)) == 2 for h in rr_fleet.hosts), 30, 'reflected blocks')
+        routes = {x['dst']: x['gateway'] for x in s.json('ip', '-j', 'route', 'show', 'proto', 'bgp')}
+        assert routes[block_of(t)] == t.underlay_ip
+        wait_until(lambda: s.vtysh('show evpn vni json').get('100', {}).get('numRemoteVteps') == 2, 30,
+                   'reflected type-3 routes')
+    finally:
+        rr_fleet.destroy()
