@@ -35,6 +35,7 @@ class Host(object):
         self.name, self.underlay_ip = name, underlay_ip
         hostsim('create', name, underlay_ip + '/24')
         self.pid = int(hostsim('pid', name))
+        self.namespaces = set(os.readlink('/proc/%d/ns/%s' % (self.pid, ns)) for ns in ('net', 'mnt'))
         self.uri = 'qemu+unix:///system?socket=/run/vmnet-hostsim/%s/root/run/libvirt/libvirt-sock' % name
         self._conn = None
         self.servers = []
@@ -48,7 +49,24 @@ class Host(object):
                 self._conn.close()
             except libvirt.libvirtError:
                 pass
+        # The pods' namespaces too: their processes (dnsmasq) have mount namespaces of their own.
+        pods = self.out('sh', '-c', 'for f in /run/netns/*; do [ -e "$f" ] && stat -L -c %i "$f"; done; true')
+        self.namespaces.update('net:[%s]' % inode for inode in pods.split())
         hostsim('destroy', self.name)
+        self.assert_gone()
+
+    def assert_gone(self):
+        """Nothing of the host is left: no process in its namespaces, no directory, not listed."""
+        left = []
+        for pid in filter(str.isdigit, os.listdir('/proc')):
+            try:
+                if any(os.readlink('/proc/%s/ns/%s' % (pid, ns)) in self.namespaces for ns in ('net', 'mnt')):
+                    left.append(pid)
+            except OSError:
+                pass
+        assert left == [], 'processes of %s left: %s' % (self.name, left)
+        assert not os.path.exists('/run/vmnet-hostsim/%s' % self.name)
+        assert self.name not in hostsim('list').split()
 
     def run(self, *argv, check=True, timeout=30, stdin=None):
         return subprocess.run(['nsenter', '-t', str(self.pid), '-m', '-n'] + list(argv), check=check,
