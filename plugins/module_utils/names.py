@@ -112,7 +112,7 @@ def pod_id(namespace, name):
     plain = namespace + ID_SEPARATOR + name
     if len(NETNS_PREFIX) + len(plain) <= MAX_NETNS:
         return plain
-    return ID_SEPARATOR.join((namespace[:20], name[:20], _sha256(namespace + '/' + name)[:16]))
+    return ID_SEPARATOR.join((namespace[:20], name[:20], _sha256(namespace + '/' + name)[:15]))
 
 
 def default_domain(namespace, name):

@@ -126,6 +126,10 @@ def _bridge_lines(entry):
         _line('dhcp-range=set:%s,%s,static,%s,%s', ('tag', tag), ('network', entry['network']),
               ('netmask', entry['netmask']), ('lease', LEASE)),
         _line('dhcp-host=%s,set:%s,%s,%s', ('mac', entry['mac']), ('tag', tag), ('ip', ip), ('lease', LEASE)),
+        # Silent to every other client: the bridge is a port of the network, so other guests'
+        # DHCP broadcasts arrive here too, and an authoritative NAK (every pod has the same server
+        # id, KubeVirt's 169.254.75.1x) would break their exchange with their own pod.
+        'dhcp-ignore=tag:!known,tag:%s' % bridge,
         # an empty router option stops dnsmasq from offering itself as the gateway
         'dhcp-option-force=tag:%s,option:router%s' % (
             tag, ',' + _token(entry['router'], 'router') if entry['router'] else ''),

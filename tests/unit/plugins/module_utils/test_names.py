@@ -40,6 +40,9 @@ def test_pod_netns_names_carry_the_namespace():
     long_name = names.pod_netns('ns', 'x' * 60)
     assert long_name.startswith('vmnet-ns_' + 'x' * 20 + '_') and len(long_name) <= names.MAX_NETNS
     assert long_name != names.pod_netns('ns', 'x' * 61)
+    # the longest identities Kubernetes allows still fit
+    longest = names.pod_netns('n' * 63, 'v' * 253)
+    assert len(longest) <= names.MAX_NETNS and longest.count(names.ID_SEPARATOR) == 2
 
 
 def test_no_name_equals_another_vms_hashed_identity():

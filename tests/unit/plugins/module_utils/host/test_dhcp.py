@@ -44,6 +44,11 @@ def test_render_has_every_kubevirt_option_forced():
     assert not any(line.startswith('user=') for line in lines)  # dnsmasq drops root
 
 
+def test_bridge_binding_answers_its_guest_only():
+    # Other guests on the same network reach the pod's bridge with their broadcasts.
+    assert 'dhcp-ignore=tag:!known,tag:k6t-eth0' in dhcp.render([entry()], LEASES, LOG).splitlines()
+
+
 def test_no_gateway_gives_an_empty_router_option():
     assert 'dhcp-option-force=tag:eth0,option:router' in dhcp.render([entry(gateway=None)], LEASES, LOG).splitlines()
 

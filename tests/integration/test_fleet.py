@@ -1,0 +1,367 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet role on three (then four) simulated hypervisors (scripts/hostsim.sh), each with its
+own network and mount namespace, libvirtd and FRR, reached by ansible-playbook through the
+community.docker.nsenter connection: BGP full mesh, routed pod blocks, EVPN stretched networks
+with real guests applied by the vm role, a fourth host joining, a host leaving, idempotence,
+check mode and consent.
+
+The tests of this module share the fleet (a module-scoped fixture) and run in file order.
+"""
+
+import json
+import os
+import random
+import time
+
+import pytest
+import yaml
+
+from conftest import unique_name
+from hostsim import Host, inventory, playbook
+
+pytestmark = pytest.mark.skipif(not os.path.exists('/usr/lib/frr/bgpd'), reason='FRR is not installed (scripts/setup.sh)')
+
+BLUE = {'name': 'blue', 'vni': 100, 'subnet': '10.10.0.0/24', 'gateway': '10.10.0.1'}
+GREEN = {'name': 'green', 'vni': 200, 'subnet': '10.20.0.0/24', 'ipam': 'none'}
+FIGURES = {}
+
+FLEET_PLAY = """- hosts: all
+  gather_facts: false
+  roles:
+    - vmnet.networks.fleet
+"""
+
+
+class Fleet(object):
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.tag = unique_name('vmnt', 4)
+        self.base = random.randrange(10, 240, 10)
+        self.hosts = []
+        self.play = str(tmp / 'fleet.yml')
+        with open(self.play, 'w') as handle:
+            handle.write(FLEET_PLAY)
+        self.group_vars = {'vmnet_fleet_networks': [BLUE, GREEN]}
+
+    def add_host(self, letter):
+        host = Host('%s-%s' % (self.tag, letter), '198.51.100.%d' % (self.base + len(self.hosts) + 1))
+        self.hosts.append(host)
+        return host
+
+    def apply(self, hosts=None, check=False, **per_host):
+        hosts = hosts or self.hosts
+        host_vars = dict((h.name, dict(self.group_vars, **per_host.get(h.name, {}))) for h in hosts)
+        inv = inventory(str(self.tmp / 'inventory.yml'), hosts, **host_vars)
+        return playbook(inv, self.play, *(['--check', '--diff'] if check else []))
+
+    def destroy(self):
+        for host in self.hosts:
+            host.destroy()
+
+
+@pytest.fixture(scope='module')
+def fleet(tmp_path_factory):
+    fleet = Fleet(tmp_path_factory.mktemp('fleet'))
+    try:
+        for letter in 'abc':
+            fleet.add_host(letter)
+        proc, recap, seconds = fleet.apply()
+        assert proc.returncode == 0, proc.stdout[-6000:]
+        FIGURES['first run of the role on 3 hosts (s)'] = round(seconds, 1)
+        started = time.monotonic()
+        wait_until(lambda: all(established(h) == peers_of(fleet, h) for h in fleet.hosts), 30, 'BGP sessions')
+        FIGURES['BGP sessions established after the play (s)'] = round(time.monotonic() - started, 2)
+        wait_until(lambda: all(len(bgp_routes(h)) == 2 for h in fleet.hosts), 30, 'pod blocks routed')
+        FIGURES['pod blocks routed after the play (s)'] = round(time.monotonic() - started, 2)
+        yield fleet
+    finally:
+        fleet.destroy()
+        print('\nfleet figures: %s' % json.dumps(FIGURES))
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError('%s: not within %d s' % (what, timeout))
+        time.sleep(0.2)
+
+
+def peers_of(fleet, host, hosts=None):
+    return sorted(h.underlay_ip for h in (hosts or fleet.hosts) if h is not host)
+
+
+def established(host):
+    peers = host.vtysh('show bgp summary json').get('ipv4Unicast', {}).get('peers', {})
+    return sorted(ip for ip, peer in peers.items() if peer.get('state') == 'Established')
+
+
+def bgp_routes(host):
+    return sorted(r['dst'] for r in host.json('ip', '-j', 'route', 'show', 'proto', 'bgp'))
+
+
+def block_of(host):
+    conf = json.loads(host.out('cat', '/etc/vmnet/cni/net.d/10-vmnet.conflist'))
+    return conf['plugins'][0]['ipam']['ranges'][0][0]['subnet']
+
+
+def fdb(host, dev):
+    return host.json('bridge', '-j', 'fdb', 'show', 'dev', dev)
+
+
+def snapshot(host):
+    """What the role manages on a host (its links without their running timers, addresses, BGP
+    routes, files, FRR's running configuration), for check mode."""
+    def steady(value):
+        if isinstance(value, dict):
+            return dict((k, steady(v)) for k, v in value.items() if 'timer' not in k)
+        return [steady(v) for v in value] if isinstance(value, list) else value
+    files = host.out('sh', '-c', 'cd / && find etc/frr etc/vmnet var/lib/vmnet etc/sysctl.d -type f 2>/dev/null '
+                                 '| sort | xargs -r sha256sum')
+    return {'links': steady(host.json('ip', '-j', '-d', 'link', 'show')),
+            'addrs': host.out('ip', '-br', 'addr', 'show'),
+            'routes': host.out('ip', 'route', 'show', 'proto', 'bgp'), 'files': files,
+            'frr': host.out('vtysh', '-c', 'show running-config')}
+
+
+def recap_ok(proc, recap, hosts, changed=None):
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    for host in hosts:
+        _ok, n_changed, unreachable, failed = recap[host.name]
+        assert (unreachable, failed) == (0, 0), proc.stdout[-6000:]
+        if changed is not None:
+            assert n_changed == changed, (host.name, proc.stdout[-6000:])
+
+
+def test_bgp_mesh_and_pod_blocks(fleet):
+    blocks = [block_of(h) for h in fleet.hosts]
+    assert blocks == ['10.244.0.0/24', '10.244.1.0/24', '10.244.2.0/24']   # sorted hosts -> index
+    for host, block in zip(fleet.hosts, blocks):
+        assert established(host) == peers_of(fleet, host)
+        assert bgp_routes(host) == sorted(b for b in blocks if b != block)
+        # The kernel routes the other blocks through their hosts' underlay addresses.
+        routes = {r['dst']: r['gateway'] for r in host.json('ip', '-j', 'route', 'show', 'proto', 'bgp')}
+        for other, other_block in zip(fleet.hosts, blocks):
+            if other is not host:
+                assert routes[other_block] == other.underlay_ip
+        vnis = host.vtysh('show evpn vni json')
+        assert sorted(vnis) == ['100', '200']
+        assert vnis['100']['numRemoteVteps'] == 2
+        link = host.json('ip', '-j', '-d', 'link', 'show', 'vnvx100')[0]
+        data, port = link['linkinfo']['info_data'], link['linkinfo']['info_slave_data']
+        assert (data['id'], data['local'], data['learning'], link['mtu']) == (100, host.underlay_ip, False, 1450)
+        assert (port['learning'], port['neigh_suppress'], link['master']) == (False, True, 'vnbr100')
+        nad = json.loads(yaml.safe_load(host.out('cat', '/etc/vmnet/nads/default/blue.yaml'))['spec']['config'])
+        assert (nad['type'], nad['bridge'], nad['mtu']) == ('bridge', 'vnbr100', 1450)
+        index = fleet.hosts.index(host)
+        assert nad['ipam']['ranges'] == [[{'subnet': '10.10.0.0/24', 'gateway': '10.10.0.1',
+                                           'rangeStart': '10.10.0.%d' % max(1, 16 * index),
+                                           'rangeEnd': '10.10.0.%d' % (16 * index + 15)}]]
+        green = json.loads(yaml.safe_load(host.out('cat', '/etc/vmnet/nads/default/green.yaml'))['spec']['config'])
+        assert green['ipam'] == {} and green['bridge'] == 'vnbr200'
+
+
+def test_guests_across_hosts(fleet, guest_image, tmp_path):
+    """Guest 1 on A (bridge binding on the pod network, bridge on blue), guest 2 on B (masquerade
+    on the pod network, bridge on blue); client pods on B and C."""
+    a, b, c = fleet.hosts[:3]
+    block_a, block_b, block_c = (block_of(h) for h in (a, b, c))
+    c_pod_ip = block_c.replace('.0/24', '.250')
+    guest1_blue = '10.10.0.2'            # the first address of A's slice (10.10.0.1 is the gateway)
+    pod_b = b.client_pod('vmntcb', 'vmnet0', block_b.replace('.0/24', '.250/24'), block_b.replace('.0/24', '.1'))
+    pod_a = a.client_pod('vmntca', 'vmnet0', block_a.replace('.0/24', '.250/24'), block_a.replace('.0/24', '.1'))
+    pod_c = c.client_pod('vmntcc', 'vmnet0', c_pod_ip + '/24', block_c.replace('.0/24', '.1'))
+    blue_c = c.client_pod('vmntbc', 'vnbr100', '10.10.0.250/24', mtu=1450)
+    peers_log, blue_peers_log = str(tmp_path / 'peers.log'), str(tmp_path / 'blue-peers.log')
+    c.tcp_listener(pod_c, 8080, peers_log)
+    c.tcp_listener(blue_c, 8080, blue_peers_log)
+
+    name1, name2 = unique_name('vmntf1-'), unique_name('vmntf2-')
+    g1 = a.guest(name1, guest_image, str(tmp_path / 'g1.log'), 'vmnet.connect=%s:8080' % c_pod_ip)
+    g2 = b.guest(name2, guest_image, str(tmp_path / 'g2.log'), 'vmnet.connect=10.10.0.250:8080')
+    play = str(tmp_path / 'vms.yml')
+    with open(play, 'w') as handle:
+        handle.write(vm_play(a, name1, 'bridge', tmp_path) + vm_play(b, name2, 'masquerade', tmp_path))
+    proc, recap, _seconds = playbook(str(fleet.tmp / 'inventory.yml'), play)
+    recap_ok(proc, recap, [a, b])
+    started = time.monotonic()
+    g1.start()
+    g2.start()
+
+    leases1 = leases(g1)
+    leases2 = leases(g2)
+    # Pod IPs are unique in the fleet and in their host's block; the blue addresses are distinct
+    # and come from each host's slice of the subnet.
+    pod_ip1 = leases1['eth0']['ip']
+    assert pod_ip1.startswith(block_a.rsplit('.', 1)[0] + '.')
+    assert leases1['eth1']['ip'] == guest1_blue
+    assert leases2['eth1']['ip'] == '10.10.0.16'          # B's slice: 10.10.0.16/28
+    assert leases1['eth1']['mtu'] == leases2['eth1']['mtu'] == '1450'
+    status = dict((vm, json.load(open(str(tmp_path / (vm + '.json'))))) for vm in (name1, name2))
+    assert status[name1][0]['ipAddress'] == pod_ip1
+    pod_ip2 = status[name2][0]['ipAddress']
+    assert pod_ip2.startswith(block_b.rsplit('.', 1)[0] + '.') and pod_ip2 != pod_ip1
+
+    # Routed pod network, no NAT: B's client reaches guest 1 on A; guest 1 reaches C's client,
+    # which sees guest 1's pod IP as the peer; A's client reaches guest 2 (masquerade) on B.
+    assert b.http_get(pod_b, pod_ip1) == 'hello-from-%s' % name1
+    wait_until(lambda: pod_ip1 in peers(peers_log), 60, 'guest 1 connecting to the client pod on C from its pod IP')
+    assert a.http_get(pod_a, pod_ip2) == 'hello-from-%s' % name2
+
+    # Stretched network: guest 2 on B reaches C's client on blue from its blue address (on-link,
+    # no router), and C's client reaches both guests' HTTP.
+    wait_until(lambda: '10.10.0.16' in peers(blue_peers_log), 60, 'guest 2 connecting to the blue client on C')
+    assert c.http_get(blue_c, guest1_blue) == 'hello-from-%s' % name1
+    assert c.http_get(blue_c, '10.10.0.16') == 'hello-from-%s' % name2
+    FIGURES['two guests booted and reachable across hosts (s)'] = round(time.monotonic() - started, 1)
+
+    # The guests' MACs reached C over EVPN: installed by zebra (extern_learn), towards their VTEPs.
+    entries = fdb(c, 'vnvx100')
+    for mac, vtep in ((leases1['eth1']['mac'], a.underlay_ip), (leases2['eth1']['mac'], b.underlay_ip)):
+        mine = [e for e in entries if e['mac'] == mac]
+        assert mine and all('extern_learn' in e.get('flags', []) for e in mine), entries
+        assert vtep in [e.get('dst') for e in mine]
+    evpn = c.out('vtysh', '-c', 'show evpn mac vni 100')
+    assert leases1['eth1']['mac'] in evpn and leases2['eth1']['mac'] in evpn
+
+
+def peers(log):
+    try:
+        with open(log) as handle:
+            return handle.read().split()
+    except FileNotFoundError:
+        return []
+
+
+def vm_play(host, name, binding, out_dir):
+    """A play that applies the vm role on ``host`` and brings the interfaces' status back."""
+    manifest = {'apiVersion': 'kubevirt.io/v1', 'kind': 'VirtualMachine', 'metadata': {'name': name},
+                'spec': {'template': {'spec': {
+                    'domain': {'devices': {'interfaces': [{'name': 'default', binding: {}},
+                                                          {'name': 'blue', 'bridge': {}}]}},
+                    'networks': [{'name': 'default', 'pod': {}}, {'name': 'blue', 'multus': {'networkName': 'blue'}}]}}}}
+    return """- hosts: {host}
+  gather_facts: false
+  vars:
+    vmnet_pod_cni_conf_dir: /etc/vmnet/cni/net.d
+    vmnet_vm_manifest: {manifest}
+  roles:
+    - vmnet.networks.vm
+  post_tasks:
+    - name: Bring the status back
+      ansible.builtin.copy:
+        content: "{{{{ vmnet_vm_interfaces | to_json }}}}"
+        dest: {out}
+        mode: "0600"
+      delegate_to: localhost
+""".format(host=host.name, manifest=json.dumps(manifest), out=json.dumps(str(out_dir / (name + '.json'))))
+
+
+def leases(guest):
+    found = {}
+    while len(found) < 2:
+        match = guest.wait_for(r'^VMNET-LEASE .*$', timeout=120)
+        fields = dict(f.split('=', 1) for f in match.group(0).split()[1:])
+        found[fields['if']] = fields
+    return found
+
+
+def test_second_run_changes_nothing_and_check_mode_writes_nothing(fleet):
+    proc, recap, seconds = fleet.apply()
+    recap_ok(proc, recap, fleet.hosts, changed=0)
+    FIGURES['second run, 3 hosts (s)'] = round(seconds, 1)
+
+    before = [snapshot(h) for h in fleet.hosts]
+    red = {'name': 'red', 'vni': 300, 'subnet': '10.30.0.0/24'}
+    fleet.group_vars['vmnet_fleet_networks'] = [BLUE, GREEN, red]
+    try:
+        proc, recap, _seconds = fleet.apply(check=True)
+    finally:
+        fleet.group_vars['vmnet_fleet_networks'] = [BLUE, GREEN]
+    recap_ok(proc, recap, fleet.hosts)
+    assert all(recap[h.name][1] > 0 for h in fleet.hosts), proc.stdout[-4000:]   # it would change them
+    assert 'vnvx300' in proc.stdout                                              # the diff shows it
+    assert [snapshot(h) for h in fleet.hosts] == before
+
+
+def test_foreign_frr_configuration_is_refused(fleet):
+    host = fleet.add_host('x')
+    foreign = 'router bgp 64512\n bgp router-id 192.168.0.1\n neighbor 192.168.0.2 remote-as 64513\n'
+    host.run('sh', '-c', 'cat > /etc/frr/frr.conf', stdin=foreign)
+    digest = host.out('sha256sum', '/etc/frr/frr.conf')
+    fleet.hosts.remove(host)
+    try:
+        proc, recap, _seconds = fleet.apply(hosts=[host])
+        assert proc.returncode != 0 and recap[host.name][3] == 1
+        assert 'holds configuration vmnet did not write' in proc.stdout
+        assert 'vmnet_fleet_frr_take_over' in proc.stdout
+        assert host.out('sha256sum', '/etc/frr/frr.conf') == digest
+        assert host.out('grep', '^bgpd=', '/etc/frr/daemons').strip() == 'bgpd=no'
+        assert host.out('ip', '-br', 'link', 'show', 'type', 'vxlan') == ''
+        assert not host.out('sh', '-c', 'ls /run/frr/*.pid 2>/dev/null')
+    finally:
+        host.destroy()
+
+
+def test_fourth_host_joins_then_leaves(fleet):
+    d = fleet.add_host('d')
+    started = time.monotonic()
+    proc, recap, seconds = fleet.apply()
+    recap_ok(proc, recap, fleet.hosts)
+    block_d = block_of(d)
+    assert block_d == '10.244.3.0/24'
+    wait_until(lambda: all(established(h) == peers_of(fleet, h) for h in fleet.hosts), 30, 'BGP sessions with d')
+    wait_until(lambda: all(block_d in bgp_routes(h) for h in fleet.hosts[:3]), 30, "d's block on a, b, c")
+    wait_until(lambda: all(h.vtysh('show evpn vni json').get('100', {}).get('numRemoteVteps') == 3
+                           for h in fleet.hosts), 30, 'EVPN type-3 routes of d')
+    FIGURES['4th host: play + convergence (s)'] = round(time.monotonic() - started, 1)
+    FIGURES['4th host play (s)'] = round(seconds, 1)
+
+    # d leaves: one run with vmnet_fleet_state absent on it.
+    proc, recap, _seconds = fleet.apply(**{d.name: {'vmnet_fleet_state': 'absent'}})
+    recap_ok(proc, recap, fleet.hosts)
+    started = time.monotonic()
+    others = fleet.hosts[:3]
+    wait_until(lambda: all(block_d not in bgp_routes(h) for h in others), 30, "d's block withdrawn")
+    wait_until(lambda: all(h.vtysh('show evpn vni json').get('100', {}).get('numRemoteVteps') == 2
+                           for h in others), 30, "d's VTEP withdrawn")
+    FIGURES['withdrawal after the absent run (s)'] = round(time.monotonic() - started, 2)
+    for host in others:
+        assert established(host) == peers_of(fleet, host, others)
+        assert d.underlay_ip not in host.out('vtysh', '-c', 'show running-config')
+    # Nothing of the fleet is left on d.
+    assert d.out('sh', '-c', 'ls /run/frr/*.pid 2>/dev/null') == ''
+    assert d.out('ip', '-br', 'link', 'show', 'type', 'vxlan') == ''
+    assert d.out('ip', '-br', 'link', 'show', 'type', 'bridge') == ''
+    assert d.out('ip', 'route', 'show', 'proto', 'bgp') == ''
+    for path in ('/etc/vmnet/cni/net.d/10-vmnet.conflist', '/etc/vmnet/nads/default/blue.yaml',
+                 '/etc/vmnet/nads/default/green.yaml', '/etc/sysctl.d/60-vmnet-fleet.conf', '/etc/frr/frr.conf',
+                 '/var/lib/vmnet/fleet'):
+        assert d.run('test', '-e', path, check=False).returncode == 1, path
+    assert d.out('grep', '^bgpd=', '/etc/frr/daemons').strip() == 'bgpd=no'
+    # Leaving again changes nothing.
+    proc, recap, _seconds = fleet.apply(hosts=[d], **{d.name: {'vmnet_fleet_state': 'absent'}})
+    recap_ok(proc, recap, [d], changed=0)
+
+
+def test_route_reflector(tmp_path):
+    """With a route reflector named, the other hosts peer with it only and still learn each
+    other's blocks and VTEPs (reflected, next hop unchanged)."""
+    rr_fleet = Fleet(tmp_path)
+    try:
+        for letter in 'rst':
+            rr_fleet.add_host(letter)
+        r, s, t = rr_fleet.hosts
+        rr_fleet.group_vars['vmnet_fleet_route_reflectors'] = [r.name]
+        proc, recap, _seconds = rr_fleet.apply()
+        recap_ok(proc, recap, rr_fleet.hosts)
+        wait_until(lambda: established(r) == peers_of(rr_fleet, r), 30, 'sessions of the reflector')
+        assert established(s) == [r.underlay_ip] and established(t) == [r.underlay_ip]
+        wait_until(lambda: all(len(bgp_routes(h)) == 2 for h in rr_fleet.hosts), 30, 'reflected blocks')
+        routes = {x['dst']: x['gateway'] for x in s.json('ip', '-j', 'route', 'show', 'proto', 'bgp')}
+        assert routes[block_of(t)] == t.underlay_ip
+        wait_until(lambda: s.vtysh('show evpn vni json').get('100', {}).get('numRemoteVteps') == 2, 30,
+                   'reflected type-3 routes')
+    finally:
+        rr_fleet.destroy()
