@@ -28,7 +28,7 @@ attributes:
     support: none
     description: The module only reads.
   platform:
-    platforms: posix
+    platforms: linux
     support: full
     description: Runs on a Linux libvirt host.
 options:
@@ -69,6 +69,11 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+domain_exists:
+  description: Whether the libvirt domain exists (the C(vmnet.networks.vm) role checks it before it changes anything).
+  returned: always
+  type: bool
+  sample: true
 interfaces:
   description: The VM's interfaces, primary first, as C(status.interfaces[]) entries.
   returned: always
@@ -136,7 +141,7 @@ def main():
     def work():
         domain = libvirt_domain.find_domain(params['uri'], params['domain'] or params['vm'], required=False)
         try:
-            return dict(changed=False, interfaces=status.interfaces(pod, domain))
+            return dict(changed=False, domain_exists=domain is not None, interfaces=status.interfaces(pod, domain))
         finally:
             if domain is not None:
                 domain.close()
