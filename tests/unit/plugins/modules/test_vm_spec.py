@@ -149,13 +149,13 @@ def test_argument_errors(capsys, args, message):
 
 def test_yaml_text_gives_the_same_spec_as_the_mapping(capsys):
     import yaml
-    _, from_dict = run(capsys, manifest=VM)
+    from_dict = run(capsys, manifest=VM)[1]
     code, from_text = run(capsys, manifest=yaml.safe_dump(VM))
     assert code == 0 and from_text['spec'] == from_dict['spec']
 
 
 def test_json_text_gives_the_same_spec_as_the_mapping(capsys):
-    _, from_dict = run(capsys, manifest=VM)
+    from_dict = run(capsys, manifest=VM)[1]
     code, from_text = run(capsys, manifest=json.dumps(VM))
     assert code == 0 and from_text['spec'] == from_dict['spec']
 
