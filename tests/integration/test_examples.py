@@ -29,8 +29,8 @@ RUNNABLE = {
     'bridge': [r'^VMNET-LEASE if=eth0 .*ip=10\.250\.7\.\d+ '],
     'masquerade': [r'^VMNET-LEASE if=eth0 .*ip=10\.0\.2\.2 '],
     'slirp': [r'^VMNET-LEASE if=eth0 .*ip=10\.0\.2\.15 '],
-    'multus-secondary': [r'^VMNET-LEASE if=eth0 .*ip=10\.0\.2\.2 ', r'^VMNET-LEASE if=eth1 .*ip=10\.245\.0\.\d+ '],
-    'multus-default': [r'^VMNET-LEASE if=eth0 .*ip=10\.246\.0\.\d+ '],
+    'multus_secondary': [r'^VMNET-LEASE if=eth0 .*ip=10\.0\.2\.2 ', r'^VMNET-LEASE if=eth1 .*ip=10\.245\.0\.\d+ '],
+    'multus_default': [r'^VMNET-LEASE if=eth0 .*ip=10\.246\.0\.\d+ '],
 }
 
 
