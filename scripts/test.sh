@@ -33,10 +33,12 @@ pytests() {
 }
 
 molecule_all() {
-  local s
+  local s t0
   for s in roles/*/molecule/default; do
     [ -d "$s" ] || continue
+    t0=$(date +%s)
     (cd "$(dirname "$(dirname "$s")")" && "$bin/molecule" test)
+    echo "molecule: $(dirname "$(dirname "$s")") passed in $(( $(date +%s) - t0 )) s"
   done
 }
 
