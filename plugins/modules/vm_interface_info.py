@@ -64,7 +64,7 @@ options:
   render:
     description:
       - Pictures of the topology to return in RV(rendered) (implies O(topology)). C(svg) needs Graphviz's C(dot) on
-        the host; without it RV(rendered.svg) is null and a warning says so.
+        the host; without it the C(svg) entry of RV(rendered) is null and a warning says so.
     type: list
     elements: str
     choices: [dot, svg, mermaid]
