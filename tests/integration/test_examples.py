@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -32,6 +33,18 @@ RUNNABLE = {
     'multus_secondary': [r'^VMNET-LEASE if=eth0 .*ip=10\.0\.2\.2 ', r'^VMNET-LEASE if=eth1 .*ip=10\.245\.0\.\d+ '],
     'multus_default': [r'^VMNET-LEASE if=eth0 .*ip=10\.246\.0\.\d+ '],
 }
+
+
+def wait_for_all(guest, patterns, deadline):
+    """Every pattern somewhere on the guest's console (the NICs' leases come in any order)."""
+    while True:
+        console = guest.console()
+        missing = [p for p in patterns if not re.search(p, console, re.MULTILINE)]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError('%s: no %r on the console:\n%s' % (guest.name, missing, console[-3000:]))
+        time.sleep(1)
 
 
 def records(state_dir):
@@ -79,9 +92,9 @@ def test_guide_examples_against_real_guests(examples, podnet, make_domain, tmp_p
 
     for guest in guests.values():
         guest.start()
+    deadline = time.monotonic() + 180
     for example, patterns in RUNNABLE.items():
-        for pattern in patterns:
-            guests[example].wait_for(pattern, timeout=120)
+        wait_for_all(guests[example], patterns, deadline)
 
     for example in RUNNABLE:
         gone = run_playbook(str(example_dir / 'remove.yml'), dict(common, example=example), tmp_path=tmp_path)
