@@ -9,7 +9,7 @@ export PATH := $(BIN):$(PATH):/usr/sbin:/sbin
 export ANSIBLE_HOME := $(CURDIR)/.cache/ansible
 export ANSIBLE_LOCAL_TEMP := $(CURDIR)/.cache/ansible/tmp
 
-.PHONY: setup test sanity lint unit integration molecule demo demo-clean bench libvirt
+.PHONY: setup test sanity lint unit integration molecule release demo demo-clean bench libvirt
 
 setup:
 	@bash scripts/setup.sh
@@ -31,6 +31,9 @@ unit: setup
 
 integration: libvirt
 	@bash scripts/test.sh integration
+
+release: setup
+	@bash scripts/test.sh release
 
 molecule: libvirt
 	@bash scripts/test.sh molecule

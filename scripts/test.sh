@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's tests, by stage: sanity, lint, unit, integration, molecule, or all.
+# The project's tests, by stage: sanity, lint, unit, integration, molecule, release, or all.
 # `make test` runs `all`: the pytest run (unit + integration) comes last so that its
 # closing line is the run's verdict.
 set -euo pipefail
@@ -33,11 +33,36 @@ pytests() {
 }
 
 molecule_all() {
-  local s
+  local s t0
   for s in roles/*/molecule/default; do
     [ -d "$s" ] || continue
+    t0=$(date +%s)
     (cd "$(dirname "$(dirname "$s")")" && "$bin/molecule" test)
+    echo "molecule: $(dirname "$(dirname "$s")") passed in $(( $(date +%s) - t0 )) s"
   done
+}
+
+release() {
+  # The tarball a user gets, built from this working tree as it is after setup and the
+  # tests (so build_ignore is proven to keep their litter out), checked as Galaxy would.
+  local out="${TMPDIR:-/tmp}/vmnet-release" tarball unpacked t0
+  t0=$(date +%s)
+  rm -rf "$out" && mkdir -p "$out"
+  "$bin/ansible-galaxy" collection build --output-path "$out" "$here" >/dev/null
+  tarball=$(ls "$out"/vmnet-networks-*.tar.gz)
+  echo "release: $(basename "$tarball") $(stat -c %s "$tarball") bytes, $(tar tzf "$tarball" | wc -l) entries"
+  if tar tzf "$tarball" | grep -E '(^|/)(\.cache|\.venv|\.build|\.ci|\.hypothesis|\.pytest_cache|__pycache__|molecule|scripts|bench|tests/output)(/|$)|^Makefile$'; then
+    echo "release: the tarball holds development litter (above)" >&2; return 1
+  fi
+  (cd "$out" && GALAXY_IMPORTER_CONFIG="$here/tests/galaxy-importer.cfg" "$bin/python" -m galaxy_importer.main "$tarball") \
+    > "$out/importer.log" 2>&1 || { cat "$out/importer.log"; echo "release: galaxy-importer failed" >&2; return 1; }
+  if grep -E '^(WARNING|ERROR)' "$out/importer.log"; then echo "release: galaxy-importer warned" >&2; return 1; fi
+  echo "release: galaxy-importer ok"
+  unpacked="$out/tree/ansible_collections/vmnet/networks"
+  mkdir -p "$unpacked" && tar xzf "$tarball" -C "$unpacked"
+  (cd "$unpacked" && ANSIBLE_COLLECTIONS_PATH="$out/tree" PYTHONPATH="$out/tree" \
+    "$bin/antsibull-docs" lint-collection-docs --plugin-docs .)
+  echo "release: antsibull-docs lint-collection-docs ok ($(( $(date +%s) - t0 )) s)"
 }
 
 with_libvirt() {
@@ -54,6 +79,7 @@ case "$stage" in
   unit) pytests tests/unit ;;
   integration) with_libvirt; pytests tests/integration ;;
   molecule) with_libvirt; molecule_all ;;
+  release) release ;;
   all)
     start=$(date +%s)
     sanity
@@ -61,7 +87,8 @@ case "$stage" in
     with_libvirt
     molecule_all
     pytests tests/unit tests/integration
+    release
     echo "test: all stages passed in $(( $(date +%s) - start )) s"
     ;;
-  *) echo "usage: $0 sanity|lint|unit|integration|molecule|all" >&2; exit 2 ;;
+  *) echo "usage: $0 sanity|lint|unit|integration|molecule|release|all" >&2; exit 2 ;;
 esac

@@ -35,7 +35,7 @@ attributes:
     support: full
     description: Shows the NAD (name, namespace, resource name and the configuration as a value) before and after.
   platform:
-    platforms: posix
+    platforms: linux
     support: full
     description: The local store on a Linux libvirt host; a Kubernetes cluster from wherever its API is reachable.
 options:

@@ -26,7 +26,7 @@ attributes:
     support: none
     description: Changes nothing, so there is no diff.
   platform:
-    platforms: posix
+    platforms: linux
     support: full
     description: The local store on a Linux libvirt host; a Kubernetes cluster from wherever its API is reachable.
 options:

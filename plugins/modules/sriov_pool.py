@@ -34,7 +34,7 @@ attributes:
     support: full
     description: Shows the pools file before and after.
   platform:
-    platforms: posix
+    platforms: linux
     support: full
     description: Runs on a Linux host.
 options:

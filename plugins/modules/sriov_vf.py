@@ -30,7 +30,7 @@ description:
     source), or when libvirt cannot be reached to check that, unless O(force=true);
     C(vfio-pci) for a VF without an IOMMU group."
   - A failure half-way takes back what the run had changed, newest first, and reports both.
-  - The count does not survive a reboot by itself; the role M(vmnet.networks.sriov) makes it persistent.
+  - The count does not survive a reboot by itself; the role C(vmnet.networks.sriov) makes it persistent.
 version_added: 0.1.0
 author:
   - vmnet.networks contributors (@vmnet)
@@ -42,7 +42,7 @@ attributes:
     support: full
     description: Shows the count and every VF's driver and settings before and after.
   platform:
-    platforms: posix
+    platforms: linux
     support: full
     description: Runs as root on a Linux host with an SR-IOV capable NIC.
 options:

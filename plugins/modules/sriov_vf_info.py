@@ -26,7 +26,7 @@ attributes:
     support: none
     description: Reports state, so there is no diff.
   platform:
-    platforms: posix
+    platforms: linux
     support: full
     description: Runs on a Linux host.
 options:

@@ -67,7 +67,7 @@ attributes:
     support: full
     description: Shows the pod's pieces and the domain NIC before and after, as plain values.
   platform:
-    platforms: posix
+    platforms: linux
     support: full
     description: Runs as root on a Linux libvirt host.
 options:

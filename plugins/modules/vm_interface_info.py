@@ -17,6 +17,9 @@ description:
     agent only fills an address family the pod lacks, and gives C(interfaceName). NICs the agent reports
     that have no domain counterpart are appended without a name (at most 10).
   - The primary network's entry comes first.
+  - With O(topology) it also returns the VM's plumbing (RV(topology)) and, with O(render), draws it as Graphviz
+    DOT, SVG (when Graphviz's C(dot) is installed on the host) or Mermaid text. O(query) picks fields of the result
+    with a JMESPath expression.
 version_added: 0.1.0
 author:
   - vmnet.networks contributors (@vmnet)
@@ -28,7 +31,7 @@ attributes:
     support: none
     description: The module only reads.
   platform:
-    platforms: posix
+    platforms: linux
     support: full
     description: Runs on a Linux libvirt host.
 options:
@@ -58,9 +61,30 @@ options:
       - Where the pod's records are kept, one directory per VM.
     type: path
     default: /var/lib/vmnet
+  topology:
+    description:
+      - Also return the VM's topology (RV(topology)) with the pod's links, the host glue, the domain's NICs, addresses
+        and the pod's nftables tables, and the edges between them.
+    type: bool
+    default: false
+  render:
+    description:
+      - Pictures of the topology to return in RV(rendered) (implies O(topology)). C(svg) needs Graphviz's C(dot) on
+        the host; without it the C(svg) entry of RV(rendered) is null and a warning says so.
+    type: list
+    elements: str
+    choices: [dot, svg, mermaid]
+    default: []
+  query:
+    description:
+      - A JMESPath expression applied to the result (RV(interfaces), RV(topology) when asked for, RV(domain_exists));
+        its value is returned as RV(query_result). For example C(interfaces[?linkState=='down'].name).
+      - Needs the jmespath library on the host.
+    type: str
 requirements:
   - libvirt-python
   - pyroute2 >= 0.7
+  - jmespath (for O(query))
 '''
 
 EXAMPLES = r'''
@@ -72,9 +96,74 @@ EXAMPLES = r'''
 - name: Show the primary interface's IP
   ansible.builtin.debug:
     msg: "{{ vm_status.interfaces[0].ipAddress }}"
+
+- name: Draw the VM's plumbing (Mermaid text; SVG when Graphviz is installed)
+  vmnet.networks.vm_interface_info:
+    vm: testvm
+    render: [mermaid, svg]
+  register: vm_picture
+
+- name: Names of the interfaces whose link is down
+  vmnet.networks.vm_interface_info:
+    vm: testvm
+    query: "interfaces[?linkState=='down'].name"
+  register: down_links
 '''
 
 RETURN = r'''
+topology:
+  description: The VM's plumbing (with O(topology) or O(render)).
+  returned: when asked for
+  type: dict
+  contains:
+    vm:
+      description: The VM.
+      type: str
+    netns:
+      description: Its pod's network namespace.
+      type: str
+    domain:
+      description: The libvirt domain, null when it does not exist.
+      type: str
+    pod:
+      description:
+        - The pod's links (C(name), C(kind), C(mac), C(mtu), C(up), C(master), C(alias), C(addresses)) and
+          nftables tables (C(nftTables), C(<family> <name>)).
+      type: dict
+    host:
+      description: The host side of the glue, C(links) as in the pod.
+      type: dict
+    nics:
+      description: The domain's NICs (C(alias), C(type), C(target), C(mac), C(model), C(linkState)).
+      type: list
+      elements: dict
+    interfaces:
+      description: RV(interfaces) again, so that the topology stands alone.
+      type: list
+      elements: dict
+    nodes:
+      description: The picture's nodes (C(id) C(<place>:<name>), C(place) host, pod, nic or node, C(label)).
+      type: list
+      elements: dict
+    edges:
+      description: The picture's edges (C(from), C(to), C(kind) port, veth, redirect, tap, cni or user).
+      type: list
+      elements: dict
+rendered:
+  description: The pictures O(render) asked for, by format (C(svg) null without Graphviz).
+  returned: when O(render) is not empty
+  type: dict
+  sample: {mermaid: "flowchart LR ..."}
+query_result:
+  description: The value of O(query) on the result.
+  returned: when O(query) is given
+  type: raw
+  sample: ["secondary"]
+domain_exists:
+  description: Whether the libvirt domain exists (the C(vmnet.networks.vm) role checks it before it changes anything).
+  returned: always
+  type: bool
+  sample: true
 interfaces:
   description: The VM's interfaces, primary first, as C(status.interfaces[]) entries.
   returned: always
@@ -123,7 +212,7 @@ interfaces:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.vmnet.networks.plugins.module_utils import module as common
-from ansible_collections.vmnet.networks.plugins.module_utils import names, status
+from ansible_collections.vmnet.networks.plugins.module_utils import names, status, topology
 from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_domain
 from ansible_collections.vmnet.networks.plugins.module_utils.pod import Pod
 
@@ -133,7 +222,11 @@ def main():
                                               namespace=dict(type='str', default='default'),
                                               domain=dict(type='str'),
                                               uri=dict(type='str', default='qemu:///system'),
-                                              state_dir=dict(type='path', default='/var/lib/vmnet')),
+                                              state_dir=dict(type='path', default='/var/lib/vmnet'),
+                                              topology=dict(type='bool', default=False),
+                                              render=dict(type='list', elements='str', default=[],
+                                                          choices=['dot', 'svg', 'mermaid']),
+                                              query=dict(type='str')),
                            supports_check_mode=True)
     if not libvirt_domain.HAS_LIBVIRT:
         module.fail_json(msg=missing_required_lib('libvirt-python'))
@@ -143,10 +236,26 @@ def main():
         pod = Pod(params['vm'], params['state_dir'], namespace=params['namespace'])
         domain = libvirt_domain.find_domain(params['uri'], params['domain'] or names.default_domain(params['namespace'], params['vm']), required=False)
         try:
-            return dict(changed=False, interfaces=status.interfaces(pod, domain))
+            result = dict(changed=False, domain_exists=domain is not None, interfaces=status.interfaces(pod, domain))
+            if params['topology'] or params['render']:
+                result['topology'] = topology.collect(pod, domain, result['interfaces'])
         finally:
             if domain is not None:
                 domain.close()
+        if params['render']:
+            result['rendered'] = render(result['topology'], params['render'])
+        if params['query']:
+            result['query_result'] = topology.query(result, params['query'])
+        return result
+
+    def render(topo, formats):
+        dot = topology.to_dot(topo)
+        pictures = {'dot': dot, 'mermaid': topology.to_mermaid(topo)}
+        if 'svg' in formats:
+            pictures['svg'] = topology.to_svg(dot)
+            if pictures['svg'] is None:
+                module.warn('render svg: Graphviz (dot) is not installed on the host; use the dot or mermaid text')
+        return dict((f, pictures[f]) for f in formats)
 
     module.exit_json(**common.run(module, work))
 

@@ -37,7 +37,9 @@ options:
     description:
       - The whole VM or VMI manifest, a bare C({interfaces, networks}) pair, or the RV(spec) of an
         earlier run.
-    type: dict
+      - A mapping, or the manifest as YAML or JSON text (what an AWX survey's textarea gives). YAML text
+        needs PyYAML on the host and may not use aliases; the text is at most 1 MiB.
+    type: raw
     required: true
   permit_bridge_interface_on_pod_network:
     description:
@@ -466,6 +468,7 @@ errors:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import normalize
+from ansible_collections.vmnet.networks.plugins.module_utils.spec import text
 
 OPTION_NAMES = (
     'permit_bridge_interface_on_pod_network',
@@ -486,7 +489,7 @@ def describe(errors):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            manifest=dict(type='dict', required=True),
+            manifest=dict(type='raw', required=True),
             permit_bridge_interface_on_pod_network=dict(type='bool', default=True),
             permit_slirp_interface=dict(type='bool', default=False),
             default_network_interface=dict(type='str', default='bridge', choices=['bridge', 'masquerade', 'slirp']),
@@ -496,7 +499,9 @@ def main():
         supports_check_mode=True,
     )
     options = dict((name, module.params[name]) for name in OPTION_NAMES)
-    spec, errors = normalize(module.params['manifest'], options)
+    manifest, errors = text.load(module.params['manifest'])
+    if not errors:
+        spec, errors = normalize(manifest, options)
     if errors:
         module.fail_json(msg=describe(errors), errors=errors)
     module.exit_json(changed=False, spec=spec, errors=[])

@@ -65,3 +65,12 @@ def _canonical(node):
     if isinstance(node, list):
         return [_canonical(v) for v in node]
     return node
+
+
+def list_tables(netns):
+    """``[family, table]`` of every table in ``netns`` (empty when nft cannot read it)."""
+    proc = _nft(netns, ['-j', 'list', 'tables'])
+    if proc.returncode != 0:
+        return []
+    items = json.loads(proc.stdout).get('nftables', [])
+    return [[item['table']['family'], item['table']['name']] for item in items if 'table' in item]

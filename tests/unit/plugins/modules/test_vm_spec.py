@@ -143,3 +143,37 @@ def test_returned_spec_is_accepted_back(capsys):
 def test_argument_errors(capsys, args, message):
     code, result = run(capsys, **args)
     assert code == 1 and message in result['msg']
+
+
+# --- the manifest as text (an AWX survey's textarea) -------------------------------------
+
+def test_yaml_text_gives_the_same_spec_as_the_mapping(capsys):
+    import yaml
+    from_dict = run(capsys, manifest=VM)[1]
+    code, from_text = run(capsys, manifest=yaml.safe_dump(VM))
+    assert code == 0 and from_text['spec'] == from_dict['spec']
+
+
+def test_json_text_gives_the_same_spec_as_the_mapping(capsys):
+    from_dict = run(capsys, manifest=VM)[1]
+    code, from_text = run(capsys, manifest=json.dumps(VM))
+    assert code == 0 and from_text['spec'] == from_dict['spec']
+
+
+@pytest.mark.parametrize('text, message', [
+    ('a: &x [1]\nb: *x\n', 'aliases are not allowed'),
+    ('- just\n- a list\n', 'must hold a mapping'),
+    ('{"apiVersion": ', 'not valid JSON'),
+    ('a: [unclosed\n', 'not valid YAML'),
+    ('!!python/object:os.system {}\n', 'not valid YAML'),
+])
+def test_bad_text_is_refused_naming_the_manifest(capsys, text, message):
+    code, result = run(capsys, manifest=text)
+    assert code == 1
+    assert result['errors'][0]['field'] == 'manifest' and message in result['errors'][0]['message']
+    assert result['msg'].startswith('manifest: ')
+
+
+def test_oversized_text_is_refused(capsys):
+    code, result = run(capsys, manifest='a: "%s"\n' % ('x' * (1024 * 1024)))
+    assert code == 1 and 'longer than' in result['msg']
