@@ -11,7 +11,7 @@ apt_packages=(
   qemu-system-x86 nftables python3-nftables dnsmasq-base containernetworking-plugins
   iproute2 kmod ethtool iperf3 busybox-static dhcpcd-base cpio linux-image-amd64
   python3-libvirt python3-pyroute2 python3-yaml rsync
-  frr frr-pythontools
+  frr frr-pythontools graphviz
 )
 missing=()
 for p in "${apt_packages[@]}"; do
