@@ -219,7 +219,7 @@ def main():
         try:
             with pod, common.sriov_host(pod, iface, params['uri']):
                 if absent:
-                    result = interface.remove(pod, iface, domain, module.check_mode)
+                    result = interface.remove(pod, iface, domain, module.check_mode, spec=spec)
                 else:
                     result = interface.ensure(pod, spec, iface, domain, dns, module.check_mode)
         finally:

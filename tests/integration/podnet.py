@@ -96,6 +96,8 @@ class PodNetwork(object):
     def cleanup(self):
         for state in glob.glob(os.path.join(self.state_dir, '*')):
             _kill_pidfile(os.path.join(state, 'dnsmasq.pid'))
+            for pidfile in glob.glob(os.path.join(state, 'passt-*.pid')):
+                _kill_pidfile(pidfile, 'passt')
             pod = names.pod_netns(os.path.basename(state))
             _delete_owned_host_links(os.path.basename(state))
             netlink.remove_netns(pod)
@@ -108,12 +110,12 @@ class PodNetwork(object):
         netlink.remove_netns(self.node)
 
 
-def _kill_pidfile(path):
+def _kill_pidfile(path, program='dnsmasq'):
     try:
         with open(path) as handle:
             pid = int(handle.read())
         with open('/proc/%d/cmdline' % pid) as handle:
-            if 'dnsmasq' in handle.read():
+            if program in handle.read():
                 os.kill(pid, signal.SIGTERM)
     except (OSError, ValueError):
         pass
