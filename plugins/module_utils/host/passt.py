@@ -9,7 +9,8 @@ DHCP, DHCPv6 and NDP; the guest's QEMU connects to its UNIX socket (``-netdev st
 Each process has, for the interface ``<name>`` of the VM:
 
     <state_dir>/<vm>/passt-<name>.pid   its PID (written by passt)
-    <state_dir>/<vm>/passt-<name>.log   its log
+    <state_dir>/<vm>/passt-<name>.log   its log (and .stderr: what it said before it opened it)
+    <state_dir>/<vm>/passt-<name>.args  the arguments it was started with
     /run/vmnet/passt/<hash>.sock        its socket: a short path (sun_path holds 108 bytes),
                                         on a tmpfs that a reboot empties, like the process
 
@@ -99,6 +100,9 @@ class Passt(object):
     def argv_file(self):
         return self.pidfile[:-len('.pid')] + '.args'
 
+    def errors_file(self):
+        return self.pidfile[:-len('.pid')] + '.stderr'
+
     def start(self, argv):
         """Start passt with ``argv`` in the pod; returns once its socket accepts."""
         self.stop()
@@ -110,23 +114,25 @@ class Passt(object):
                 os.unlink(stale)
         with open(self.argv_file(), 'w') as handle:
             handle.write('\0'.join(argv))
-        try:
-            proc = subprocess.Popen(['ip', 'netns', 'exec', self.netns, BINARY] + argv,
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_open_files_limit)
-        except OSError as exc:
-            raise VmnetError('passt cannot be started (install the passt package): %s' % exc)
+        # its early errors, before it opens its log (a file: passt outlives this process)
+        with open(self.errors_file(), 'w') as errors:
+            try:
+                proc = subprocess.Popen(['ip', 'netns', 'exec', self.netns, BINARY] + argv,
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
+                                        start_new_session=True, preexec_fn=_open_files_limit)
+            except OSError as exc:
+                raise VmnetError('passt cannot be started (install the passt package): %s' % exc)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                message = proc.stderr.read().decode('utf-8', 'replace').strip()
+                with open(self.errors_file()) as errors:
+                    message = errors.read().strip()
                 if 'Too many open files' in message:
                     message += (' (forwarding every port needs about %d descriptors, and vmnet could not raise '
                                 'the limit: list the ports to forward in "ports")' % OPEN_FILES)
                 raise VmnetError('passt exited in %s (rc %d): %s; see %s' % (self.netns, proc.returncode, message,
                                                                            self.log))
             if self.pid() == proc.pid and os.path.exists(self.socket):
-                proc.stderr.close()
                 return proc.pid
             time.sleep(0.02)
         proc.kill()
@@ -143,13 +149,16 @@ class Passt(object):
                 time.sleep(0.02)
             else:
                 os.kill(pid, signal.SIGKILL)
-        for path in (self.socket, self.pidfile, self.argv_file()):
+        for path in self._files():
             if os.path.lexists(path):
                 os.unlink(path)
 
     def leftovers(self):
         """Files of this process that exist (for absent's truthful ``changed``)."""
-        return [p for p in (self.socket, self.pidfile, self.argv_file()) if os.path.lexists(p)]
+        return [p for p in self._files() if os.path.lexists(p)]
+
+    def _files(self):
+        return (self.socket, self.pidfile, self.argv_file(), self.errors_file())
 
 
 def _open_files_limit():
