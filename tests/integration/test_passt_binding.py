@@ -20,8 +20,9 @@ import libvirt
 import pytest
 
 from modules import run_module
-from podnet import PodNetwork, ip_json, netns_run, pod_module
-from test_masquerade_binding import http_get, lease_fields, peer_server, wait_http  # noqa: F401 (fixture)
+import test_masquerade_binding as masquerade
+from podnet import PodNetwork, ip_json, pod_module
+from test_masquerade_binding import http_get, lease_fields, wait_http
 
 from ansible_collections.vmnet.networks.plugins.module_utils.host import passt as passt_host
 from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_qemu_args import QEMU_NS
@@ -31,6 +32,7 @@ pytestmark = pytest.mark.skipif(not any(os.access(os.path.join(d, 'passt'), os.X
                                         for d in os.environ.get('PATH', '').split(':') + ['/usr/bin']),
                                 reason='passt is not installed')
 
+peer_server = masquerade.peer_server   # the fixture
 DNS = ['10.96.0.10']
 SEARCH = ['default.svc.cluster.local']
 PLUGINS = {'passt': {'sidecarImage': 'quay.io/kubevirt/network-passt-binding:v1.7.0',

@@ -130,8 +130,8 @@ class Passt(object):
                 if 'Too many open files' in message:
                     message += (' (forwarding every port needs about %d descriptors, and vmnet could not raise '
                                 'the limit: list the ports to forward in "ports")' % OPEN_FILES)
-                raise VmnetError('passt exited in %s (rc %d): %s; see %s' % (self.netns, proc.returncode, message,
-                                                                           self.log))
+                raise VmnetError('passt exited in %s (rc %d): %s; see %s'
+                                 % (self.netns, proc.returncode, message, self.log))
             if self.pid() == proc.pid and os.path.exists(self.socket):
                 return proc.pid
             time.sleep(0.02)
