@@ -24,7 +24,7 @@ import xml.etree.ElementTree as ET
 
 from ansible_collections.vmnet.networks.plugins.module_utils import interface
 from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_domain import METADATA_URI, parse_pod_metadata
-from ansible_collections.vmnet.networks.plugins.module_utils.pod import Pod
+from ansible_collections.vmnet.networks.plugins.module_utils.pod import Pod, plugin_network
 
 
 def pod_of(domain_xml):
@@ -50,6 +50,9 @@ def replumb(vm, state_dir):
             if pod.attachment(network['name']):
                 bound = next((i for i in spec['interfaces'] if i['network'] == network['name']), None)
                 actions += pod.ensure(network, iface=bound)[1]
+                extra = plugin_network(spec, bound)
+                if extra and pod.attachment(extra['name']):
+                    actions += pod.ensure(extra)[1]
         for iface in spec['interfaces']:
             record = pod.state.read('interfaces', iface['name'])
             if record is None:

@@ -13,7 +13,9 @@ from test_multus import console_line, http_get, reachable
 from ansible_collections.vmnet.networks.plugins.module_utils import names
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import normalize
 
-PLUGINS = {'mytap': {'domainAttachmentType': 'managedTap'}}
+# the plugin's NAD runs in the pod as Multus runs it for KubeVirt: after the secondary
+# network, as net2
+PLUGINS = {'mytap': {'domainAttachmentType': 'managedTap', 'networkAttachmentDefinition': 'vmnt-plugins/tap-cni'}}
 GUEST_IP = '10.250.12.20'
 CLIENT_IP = '10.250.12.30'
 
@@ -31,14 +33,20 @@ def spec_of(name):
 def test_managed_tap_plugin_carries_l2_frames(podnet, make_domain):
     br12 = podnet.write_nad('br12', {'cniVersion': '1.0.0', 'name': 'vmnt-br12', 'type': 'bridge',
                                      'bridge': 'br12', 'ipam': {}})
+    podnet.write_nad('tap-cni', {'cniVersion': '1.0.0', 'name': 'vmnt-br13', 'type': 'bridge', 'bridge': 'br13',
+                                 'ipam': {}}, namespace='vmnt-plugins')
     guest = make_domain('vmnttap', cmdline='vmnet.static=eth0:%s/24' % GUEST_IP)
     spec = spec_of(guest.name)
     net = pod_module(podnet, 'vm_network', spec, vm=guest.name, name='blue')
     iface = pod_module(podnet, 'vm_interface', spec, vm=guest.name, name='blue')
     assert not net.get('failed') and not iface.get('failed'), (net, iface)
+    assert [a for a in net['actions'] if a.startswith('CNI ADD')] == [
+        'CNI ADD vmnt-br12 (%s) as %s' % (os.path.join(podnet.nad_dir, 'default', 'br12.yaml'), names.secondary_pod_iface('blue')),
+        'CNI ADD vmnt-br13 (%s) as net2' % os.path.join(podnet.nad_dir, 'vmnt-plugins', 'tap-cni.yaml')]
     pod_iface = names.secondary_pod_iface('blue')
     # the bridge binding's pieces, without the fake address and without DHCP
     links = dict((l['ifname'], l) for l in ip_json('-d', '-n', net['netns'], 'addr'))
+    assert 'net2' in links      # the plugin's CNI ran in the pod
     bridge = names.bridge_name(pod_iface)
     assert links[bridge]['addr_info'] == [] or all(a['family'] == 'inet6' for a in links[bridge]['addr_info'])
     assert links[names.renamed_nic(pod_iface)]['master'] == bridge
@@ -46,6 +54,8 @@ def test_managed_tap_plugin_carries_l2_frames(podnet, make_domain):
     assert not os.path.exists(os.path.join(podnet.state_dir, guest.name, 'dnsmasq.conf'))
     assert iface['interface']['mac'] == net['pod_interface']['mac'] and 'ipAddress' not in iface['interface']
     again = pod_module(podnet, 'vm_interface', spec, vm=guest.name, name='blue')
+    assert (again['changed'], again['actions']) == (False, []), again
+    again = pod_module(podnet, 'vm_network', spec, vm=guest.name, name='blue')
     assert (again['changed'], again['actions']) == (False, []), again
 
     guest.start()
