@@ -31,6 +31,7 @@ import subprocess
 import time
 
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
+from ansible_collections.vmnet.networks.plugins.module_utils.host import files
 
 SOCKET_DIR = '/run/vmnet/passt'
 BINARY = 'passt'
@@ -91,11 +92,8 @@ class Passt(object):
         pid = self.pid()
         if pid is None:
             return None
-        try:
-            with open(self.argv_file()) as handle:
-                return handle.read().split('\0')
-        except OSError:
-            return None
+        text = files.read_text(self.argv_file())
+        return text.split('\0') if text is not None else None
 
     def argv_file(self):
         return self.pidfile[:-len('.pid')] + '.args'
@@ -106,16 +104,14 @@ class Passt(object):
     def start(self, argv):
         """Start passt with ``argv`` in the pod; returns once its socket accepts."""
         self.stop()
-        directory = os.path.dirname(self.socket)
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o700)
+        files.makedirs(os.path.dirname(self.socket))
         for stale in (self.socket, self.pidfile):
             if os.path.lexists(stale):
                 os.unlink(stale)
-        with open(self.argv_file(), 'w') as handle:
-            handle.write('\0'.join(argv))
+        files.write_atomic(self.argv_file(), '\0'.join(argv))
         # its early errors, before it opens its log (a file: passt outlives this process)
-        with open(self.errors_file(), 'w') as errors:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+        with os.fdopen(os.open(self.errors_file(), flags, 0o600), 'w') as errors:
             try:
                 proc = subprocess.Popen(['ip', 'netns', 'exec', self.netns, BINARY] + argv,
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
@@ -125,8 +121,7 @@ class Passt(object):
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                with open(self.errors_file()) as errors:
-                    message = errors.read().strip()
+                message = (files.read_text(self.errors_file()) or '').strip()
                 if 'Too many open files' in message:
                     message += (' (forwarding every port needs about %d descriptors, and vmnet could not raise '
                                 'the limit: list the ports to forward in "ports")' % OPEN_FILES)
