@@ -37,11 +37,13 @@ def normalize(manifest, options=None):
     from, and comes back unchanged.
     """
     options = dict(DEFAULT_OPTIONS, **(options or {}))
+    is_model = isinstance(manifest, dict) and 'specVersion' in manifest
+    if is_model:
+        options = model.recorded_options(manifest, options)
     problems = plugins.registration_errors(options['network_binding_plugins'])
     if problems:
         return None, [dialects.error('network_binding_plugins', problem) for problem in problems]
-    if isinstance(manifest, dict) and 'specVersion' in manifest:
-        options = model.recorded_options(manifest, options)
+    if is_model:
         manifest, errors = model.manifest_from_spec(manifest)
         if errors:
             return None, errors

@@ -284,14 +284,17 @@ def manifest_from_spec(spec):
 def recorded_options(spec, options):
     """``options`` with what a model shows its cluster had: the feature gates its binding
     methods need and the binding plugins it uses (a model is re-validated as admitted)."""
-    interfaces = [i for i in spec.get('interfaces') or [] if isinstance(i, dict)]
-    gates = [_GATES_OF_METHODS[i.get('bindingMethod')] for i in interfaces if i.get('bindingMethod') in _GATES_OF_METHODS]
+    interfaces = spec.get('interfaces')
+    interfaces = [i for i in interfaces if isinstance(i, dict)] if isinstance(interfaces, list) else []
+    methods = [i.get('bindingMethod') for i in interfaces]
+    gates = [_GATES_OF_METHODS[m] for m in methods if isinstance(m, str) and m in _GATES_OF_METHODS]
     if any(i.get('portRanges') for i in interfaces):
         gates.append('PortRangesSpec')
     plugins = spec.get('networkBindingPlugins')
+    recorded = dict(options['network_binding_plugins'])
+    recorded.update(plugins if isinstance(plugins, dict) else {})   # checked like the option
     return dict(options, feature_gates=list(options['feature_gates']) + gates,
-                network_binding_plugins=dict(options['network_binding_plugins'],
-                                             **(plugins if isinstance(plugins, dict) else {})),
+                network_binding_plugins=recorded,
                 pod_interface_naming=recorded_pod_interface_naming(spec))
 
 

@@ -56,7 +56,7 @@ def registration_errors(plugins):
     errors = []
     if not isinstance(plugins, dict):
         return ['network_binding_plugins must be a mapping of plugin name to registration']
-    for name, registration in sorted(plugins.items()):
+    for name, registration in sorted(plugins.items(), key=lambda item: str(item[0])):
         where = 'network_binding_plugins.%s' % name
         if not isinstance(registration, dict):
             errors.append('%s must be a mapping' % where)
