@@ -64,6 +64,9 @@ def plumb_passt(ledger, net):
         ns.add_address(GUEST_NIC, status['ips'][0])
         ns.set_link(GUEST_NIC, state='up')
         ns.add_route(GUEST_NIC, '0.0.0.0/0', status['gateway'])
+    # a guest speaks first (DHCP): passt learns its MAC from its first frame
+    subprocess.run(['ip', 'netns', 'exec', guest, 'busybox', 'ping', '-c', '2', '-W', '2', status['gateway']],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=30)
     pod_ip = status['ips'][0].split('/')[0]
     return {'pod': net.pod(vm).netns, 'guest': guest, 'target': pod_ip, 'guest_ip': pod_ip, 'pid': pid}
 
