@@ -1,9 +1,10 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""``make bench``: the glue's throughput, the plumbing time, the masquerade binding's and the
-passt binding's throughput, each as a ratio to a baseline measured in the same run, and the size of the
-masquerade nft table as forwarded ports grow. Prints the tables and writes bench/results/latest.txt.
-Needs root; touches only namespaces and links it makes (all named ``vmnb*``)."""
+"""``make bench``: the glue's throughput, the plumbing time and the masquerade binding's
+throughput, each as a ratio to a baseline measured in the same run, the size of the
+masquerade nft table as forwarded ports grow, and the fleet's throughput across hosts. Prints
+the tables and writes bench/results/latest.txt. Needs root; touches only namespaces and links
+it makes (all named ``vmnb*``; the fleet's inside simulated hosts it destroys)."""
 
 import os
 import platform
@@ -13,9 +14,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), '.build', 'collections'))
 
-import glue_throughput  # noqa: E402  (after the collection path)
+import fleet_throughput  # noqa: E402  (after the collection path)
+import glue_throughput  # noqa: E402
 import masquerade  # noqa: E402
-import passt as passt_bench  # noqa: E402
 import plumb_time  # noqa: E402
 from _netns import exit_on_sigterm  # noqa: E402
 
@@ -38,7 +39,7 @@ def main():
     exit_on_sigterm()
     sections = [header()]
     print(sections[0], flush=True)
-    for bench in (glue_throughput, plumb_time, masquerade, passt_bench):
+    for bench in (glue_throughput, plumb_time, masquerade, fleet_throughput):
         sections.append(bench.run())
         print(sections[-1], flush=True)
     sections.append(load('end') + '\n')
