@@ -1,10 +1,9 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """``make bench``: the glue's throughput, the plumbing time and the masquerade binding's
-throughput, each as a ratio to a baseline measured in the same run, the size of the
-masquerade nft table as forwarded ports grow, and the fleet's throughput across hosts. Prints
-the tables and writes bench/results/latest.txt. Needs root; touches only namespaces and links
-it makes (all named ``vmnb*``; the fleet's inside simulated hosts it destroys)."""
+throughput, each as a ratio to a baseline measured in the same run, and the size of the
+masquerade nft table as forwarded ports grow. Prints the tables and writes bench/results/latest.txt.
+Needs root; touches only namespaces and links it makes (all named ``vmnb*``)."""
 
 import os
 import platform
@@ -14,8 +13,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), '.build', 'collections'))
 
-import fleet_throughput  # noqa: E402  (after the collection path)
-import glue_throughput  # noqa: E402
+import glue_throughput  # noqa: E402  (after the collection path)
 import masquerade  # noqa: E402
 import plumb_time  # noqa: E402
 from _netns import exit_on_sigterm  # noqa: E402
@@ -39,7 +37,7 @@ def main():
     exit_on_sigterm()
     sections = [header()]
     print(sections[0], flush=True)
-    for bench in (glue_throughput, plumb_time, masquerade, fleet_throughput):
+    for bench in (glue_throughput, plumb_time, masquerade):
         sections.append(bench.run())
         print(sections[-1], flush=True)
     sections.append(load('end') + '\n')
