@@ -110,10 +110,10 @@ def qemu_args(domain):
     return [arg.get('value') for arg in root.iter('{%s}arg' % QEMU_NS)]
 
 
-def assert_nothing_left(podnet, vm, socket):
+def assert_nothing_left(podnet, vm, netns, socket):
     netns_list = subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE, universal_newlines=True,
                                 check=False).stdout
-    assert 'vmnet-%s' % vm not in netns_list
+    assert netns not in netns_list.split()
     assert not os.path.exists(os.path.join(podnet.state_dir, vm))
     assert not os.path.exists(socket)
     assert subprocess.run(['pgrep', '-f', socket], stdout=subprocess.PIPE, check=False).stdout == b''
@@ -195,7 +195,7 @@ def test_guest_gets_the_pod_ip_ports_are_forwarded_and_passt_is_supervised(podne
     assert {'stop passt', 'remove passt files'} & set(iface['actions']) and iface['changed'], iface
     net, iface = remove(podnet, all_ports, guest.name)
     assert not iface['changed'] and not net['changed']
-    assert_nothing_left(podnet, guest.name, socket)
+    assert_nothing_left(podnet, guest.name, netns, socket)
 
 
 def _plan(podnet, make_domain, shape):
@@ -218,7 +218,7 @@ def _plan(podnet, make_domain, shape):
     remove(podnet, spec, guest.name)
     net, iface = remove(podnet, spec, guest.name)
     assert not iface['changed'] and not net['changed']
-    assert_nothing_left(podnet, guest.name, socket)
+    assert_nothing_left(podnet, guest.name, net['netns'], socket)
     return plan
 
 
