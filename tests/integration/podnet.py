@@ -13,7 +13,7 @@ import subprocess
 import uuid
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names, nad
-from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, netlink
+from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, netlink, passt
 from ansible_collections.vmnet.networks.plugins.module_utils.host.nad_store import LocalNadStore
 
 from modules import run_module
@@ -96,9 +96,12 @@ class PodNetwork(object):
     def cleanup(self):
         for state in glob.glob(os.path.join(self.state_dir, '*')):
             _kill_pidfile(os.path.join(state, 'dnsmasq.pid'))
+            pod = names.pod_netns(os.path.basename(state))
             for pidfile in glob.glob(os.path.join(state, 'passt-*.pid')):
                 _kill_pidfile(pidfile, 'passt')
-            pod = names.pod_netns(os.path.basename(state))
+                iface = os.path.basename(pidfile)[len('passt-'):-len('.pid')]
+                if os.path.lexists(passt.socket_path(pod, iface)):   # passt leaves it when killed
+                    os.unlink(passt.socket_path(pod, iface))
             _delete_owned_host_links(os.path.basename(state))
             netlink.remove_netns(pod)
         for netns, conflist in self.clients:
