@@ -8,7 +8,7 @@ venv="$here/.venv"
 
 apt_packages=(
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev pkg-config
-  qemu-system-x86 nftables python3-nftables dnsmasq-base containernetworking-plugins
+  qemu-system-x86 nftables python3-nftables dnsmasq-base passt containernetworking-plugins
   iproute2 kmod ethtool iperf3 busybox-static dhcpcd-base cpio linux-image-amd64
   python3-libvirt python3-pyroute2 python3-yaml rsync
   frr frr-pythontools graphviz

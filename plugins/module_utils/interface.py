@@ -15,16 +15,22 @@ from ansible_collections.vmnet.networks.plugins.module_utils import names, statu
 from ansible_collections.vmnet.networks.plugins.module_utils.bindings import BINDINGS
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host.dhcp import Dnsmasq
+from ansible_collections.vmnet.networks.plugins.module_utils.spec import plugins
 
 MAX_QUEUES = 256
 
 
-def binding_of(iface):
+def binding_of(iface, spec):
+    """The binding module of ``iface``; a plugin's is the one that implements it (spec/plugins.py)."""
+    name = iface['binding']
+    if name == 'plugin':
+        registration = (spec.get('networkBindingPlugins') or {}).get(iface['bindingPlugin'])
+        name = plugins.implementation(iface['bindingPlugin'], registration) if registration is not None else None
     try:
-        return BINDINGS[iface['binding']]
+        return BINDINGS[name]
     except KeyError:
         raise VmnetError('interface "%s": the %s binding is not supported by this version'
-                         % (iface['name'], iface['binding']), field='interfaces')
+                         % (iface['name'], iface['bindingPlugin'] or iface['binding']), field='interfaces')
 
 
 def queues(spec, iface, domain):
@@ -45,7 +51,7 @@ def sync_dhcp(pod, iface_name, record, check_mode):
 
 def ensure(pod, spec, iface, domain, dns, check_mode):
     """Make the interface present; returns a result dict (changed, actions, diff, status)."""
-    binding = binding_of(iface)
+    binding = binding_of(iface, spec)
     nic_queues = queues(spec, iface, domain)
     fresh = pod.state.read('interfaces', iface['name']) is None
     if fresh and not pod.exists():
@@ -60,7 +66,7 @@ def ensure(pod, spec, iface, domain, dns, check_mode):
         actions += domain.ensure_pod_metadata(pod.vm_namespace, pod.vm, pod.state.base, check_mode)
     except Exception:
         if fresh and not check_mode:
-            remove(pod, iface, domain, check_mode=False, keep_domain=True)
+            remove(pod, iface, domain, check_mode=False, keep_domain=True, spec=spec)
         raise
     if not check_mode:
         pod.state.write_settings(dict(pod.settings(), spec=spec, dns=list(dns)))
@@ -81,7 +87,7 @@ def bind(pod, spec, iface, nic_queues, dns, check_mode, rediscover=False):
     interface undoes what it made. ``rediscover`` reads the pod NIC again for a binding whose
     pod was made anew (after a host reboot), keeping the MAC the guest already has.
     """
-    binding = binding_of(iface)
+    binding = binding_of(iface, spec)
     record = pod.state.read('interfaces', iface['name'])
     fresh = record is None
     previous = None if fresh else binding.desired(record)
@@ -102,7 +108,7 @@ def bind(pod, spec, iface, nic_queues, dns, check_mode, rediscover=False):
         actions += sync_dhcp(pod, iface['name'], record, check_mode)
     except Exception:
         if fresh and not check_mode:
-            remove(pod, iface, None, check_mode=False)
+            remove(pod, iface, None, check_mode=False, spec=spec)
         raise
     return record, actions, before, after
 
@@ -117,13 +123,14 @@ def _predicted(iface):
             'status': None}
 
 
-def remove(pod, iface, domain, check_mode, keep_domain=False):
-    """Unplug the NIC, undo the binding, stop serving its DHCP; absent is fine."""
+def remove(pod, iface, domain, check_mode, keep_domain=False, spec=None):
+    """Unplug the NIC, undo the binding, stop serving its DHCP; absent is fine. ``spec``
+    (the VM's) tells a plugin interface's implementation."""
     iface_name = iface['name']
     actions = []
     nic = {'before': None, 'after': None}
     if domain is not None and not keep_domain:
-        nic = binding_of(iface).remove_domain(domain, iface, check_mode)
+        nic = binding_of(iface, spec or {}).remove_domain(domain, iface, check_mode)
         actions += nic['actions']
     record = pod.state.read('interfaces', iface_name)
     before = None

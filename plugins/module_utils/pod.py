@@ -21,6 +21,7 @@ from ansible_collections.vmnet.networks.plugins.module_utils.errors import Vmnet
 from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, netlink
 from ansible_collections.vmnet.networks.plugins.module_utils.host.nad_store import LocalNadStore
 from ansible_collections.vmnet.networks.plugins.module_utils.host.state import VmState
+from ansible_collections.vmnet.networks.plugins.module_utils.spec import plugins
 
 
 class Pod(object):
@@ -77,9 +78,16 @@ class Pod(object):
             return cni.default_network(self.cni_conf_dir)
         multus = network['multus']
         try:
-            return nad.network_config(self.nads, multus['namespace'], multus['networkName'])
+            conflist, source = nad.network_config(self.nads, multus['namespace'], multus['networkName'])
         except VmnetError as exc:
             raise VmnetError('network "%s": %s' % (network['name'], exc), field='networks')
+        if network.get('logicNetworkName'):
+            # a binding plugin's NAD: Multus hands KubeVirt's cni-args to every plugin
+            conflist = dict(conflist, plugins=[
+                dict(plugin, args=dict(plugin.get('args') or {}, cni=dict(
+                    (plugin.get('args') or {}).get('cni') or {}, logicNetworkName=network['logicNetworkName'])))
+                for plugin in conflist['plugins']])
+        return conflist, source
 
     def nad_policies(self):
         """The NAD policies a NAD must pass: the operator's, and the module's narrowing one."""
@@ -302,6 +310,26 @@ class Pod(object):
             'mtu': mtu,
             'bound_by': [r['interface'] for r in self.users(record['ifname'])],
         }
+
+
+def plugin_network(spec, iface):
+    """The attachment of the NetworkAttachmentDefinition of ``iface``'s binding plugin, as a
+    network of its own (None: no plugin, or no NAD). KubeVirt has Multus run it in the pod: an
+    element of the networks annotation after the secondary networks, without an interface
+    name (so Multus names it ``net<position>``), with ``cni-args`` ``logicNetworkName``."""
+    if not iface or iface['binding'] != 'plugin':
+        return None
+    registration = (spec.get('networkBindingPlugins') or {}).get(iface['bindingPlugin']) or {}
+    reference = plugins.nad_reference(registration, spec['namespace'])
+    if reference is None:
+        return None
+    secondary = [n for n in spec['networks'] if n['source'] == 'multus' and not n['primary']]
+    with_nads = [i['name'] for i in spec['interfaces'] if i['binding'] == 'plugin' and plugins.nad_reference(
+        (spec.get('networkBindingPlugins') or {}).get(i['bindingPlugin']) or {}, spec['namespace'])]
+    position = len(secondary) + with_nads.index(iface['name']) + 1
+    return {'name': '%s.plugin' % iface['network'], 'source': 'multus', 'primary': False,
+            'multus': {'namespace': reference[0], 'networkName': reference[1], 'default': False},
+            'podInterfaceName': 'net%d' % position, 'logicNetworkName': iface['network']}
 
 
 def sriov_network(conflist):

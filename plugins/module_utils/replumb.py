@@ -37,7 +37,7 @@ from ansible_collections.vmnet.networks.plugins.module_utils import interface, n
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import files
 from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_domain import METADATA_URI, parse_pod_metadata
-from ansible_collections.vmnet.networks.plugins.module_utils.pod import Pod
+from ansible_collections.vmnet.networks.plugins.module_utils.pod import Pod, plugin_network
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import normalize
 
 HOOK_CONFIG = '/etc/vmnet/hook.json'
@@ -154,6 +154,9 @@ def replumb(identity, config):
             if pod.attachment(network['name']):
                 bound = next((i for i in spec['interfaces'] if i['network'] == network['name']), None)
                 actions += pod.ensure(network, iface=bound)[1]
+                extra = plugin_network(spec, bound)
+                if extra and pod.attachment(extra['name']):
+                    actions += pod.ensure(extra)[1]
         for iface in spec['interfaces']:
             record = pod.state.read('interfaces', iface['name'])
             if record is None:

@@ -53,6 +53,18 @@ description:
     address, alias C(ua-sriov-<name>), C(pciAddress) and C(bootOrder): no MAC, link state or multiqueue. Added
     to a running domain it is hot-plugged. The status reports no C(linkState) or C(queueCount), and as MAC
     C(macAddress) or else the VF's admin MAC."
+  - "passt binding (C(passtBinding: {}), the old C(passt: {}), or the plugin C(binding: {name: passt})): passt
+    runs in the pod (files C(passt-<name>.{pid,log,args,stderr}) under O(state_dir)C(/<vm>/), its socket under
+    C(/run/vmnet/passt/)) with the pod interface as its template, so that the guest gets the pod's address,
+    prefix, gateway and routes over passt's DHCP, DHCPv6 and NDP; the pod interface is not touched. C(ports)
+    become passt's TCP and UDP forwards from the pod's addresses, every port when C(ports) is empty. The pod
+    gets C(net.ipv4.ping_group_range=0 0) and C(net.ipv4.ip_unprivileged_port_start=0), as KubeVirt's passt
+    CNI plugin sets them. The domain gets C(-netdev stream,id=ua-<name>,server=off,addr.type=unix,addr.path=<socket>)
+    and C(-device) (C(virtio-net-pci) for C(virtio)) in its C(<qemu:commandline>), as for slirp. A dead
+    passt, or one with other forwards, is started again; under a running domain that is reported by
+    RV(restart_required) (QEMU 7.2 does not reconnect). O(state=absent) stops passt and removes its files."
+  - "A binding plugin with C(domainAttachmentType: managedTap): the bridge binding without IPAM (no fake
+    address, no DHCP): the tap on the in-pod bridge to the pod NIC, the guest sets its own address."
   - An interface whose spec C(state) is C(absent) is removed, as with O(state=absent).
 version_added: 0.1.0
 author:
@@ -220,7 +232,7 @@ def main():
         try:
             with pod, common.sriov_host(pod, iface, params['uri']):
                 if absent:
-                    result = interface.remove(pod, iface, domain, module.check_mode)
+                    result = interface.remove(pod, iface, domain, module.check_mode, spec=spec)
                 else:
                     result = interface.ensure(pod, spec, iface, domain, dns, module.check_mode)
         finally:

@@ -33,6 +33,10 @@ description:
     recorded (no RV(pod_interface)); the interface's C(sriov) binding (M(vmnet.networks.vm_interface)) allocates
     the VF of the NAD's C(k8s.v1.cni.cncf.io/resourceName) pool and sets the NAD's VF settings. Only an
     interface with the C(sriov) binding can use such a network."
+  - "When the network's interface uses a binding plugin whose registration (the spec's C(networkBindingPlugins))
+    names a C(networkAttachmentDefinition), that NAD runs in the pod too, as KubeVirt has Multus run it: after
+    the secondary networks, named C(net<position>) by Multus's rule, with C(args.cni.logicNetworkName) set to
+    the network's name; it is recorded as the network C(<network>.plugin) and goes with the network."
   - Everything is checked (the NAD, its plugins' binaries, the binding) before the host is touched; a CNI
     C(ADD) that fails is undone with C(DEL), and the plugin's error is reported.
   - CNI results are kept under O(state_dir)C(/<namespace>_<vm>/networks/) so that C(CHECK), C(DEL) and drift repair
@@ -168,6 +172,7 @@ pod_interface:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vmnet.networks.plugins.module_utils import module as common
+from ansible_collections.vmnet.networks.plugins.module_utils.pod import plugin_network as plugin_network_of
 
 
 def main():
@@ -179,17 +184,22 @@ def main():
     spec = common.load_spec(module)
     network = common.find(module, spec['networks'], module.params['name'], 'network')
     iface = next((i for i in spec['interfaces'] if i['network'] == network['name']), None)
+    plugin_network = plugin_network_of(spec, iface)
     pod = common.pod(module, spec)
 
     def work():
         with pod:
             before = pod.attachment(network['name'])
+            # a binding plugin's NAD (pod.plugin_network) comes and goes with its network
             if module.params['state'] == 'absent':
-                changed, actions = pod.remove(network['name'], module.check_mode)
+                actions = pod.remove(plugin_network['name'], module.check_mode)[1] if plugin_network else []
+                actions += pod.remove(network['name'], module.check_mode)[1]
                 record = None
             else:
-                changed, actions, record = pod.ensure(network, module.check_mode, iface)
-            result = dict(changed=changed, actions=actions, netns=pod.netns)
+                actions, record = pod.ensure(network, module.check_mode, iface)[1:]
+                if plugin_network and (record or module.check_mode):
+                    actions += [a for a in pod.ensure(plugin_network, module.check_mode)[1] if a not in actions]
+            result = dict(changed=bool(actions), actions=actions, netns=pod.netns)
             if record and record.get('result'):
                 result['pod_interface'] = pod.interface_status(record)
             if module._diff:

@@ -29,6 +29,10 @@ description:
   - The C(slirp) binding is accepted, on the pod network only, in the dialects whose
     documentation has it (the early, pre-v1 and bare ones); KubeVirt v1 manifests get KubeVirt's
     "discontinued" error for it.
+  - "passt in KubeVirt's three shapes: C(passtBinding: {}) with the C(PasstBinding) gate (pod network
+    only); the old C(passt: {}) with the C(Passt) gate of KubeVirt <= v1.2 (pod network only, the VM's
+    only interface; without the gate KubeVirt's C(discontinued since v1.3) error); and the plugin
+    C(binding: {name: passt}) registered in O(network_binding_plugins)."
   - Never touches the host.
 author:
   - vmnet.networks contributors (@vmnet)
@@ -84,6 +88,19 @@ options:
     type: str
     choices: [hashed, ordinal]
     default: hashed
+  network_binding_plugins:
+    description:
+      - KubeVirt's C(spec.configuration.network.binding) cluster setting, the registered network binding
+        plugins, plugin name to registration in KubeVirt's shape (C(domainAttachmentType) C(tap) or
+        C(managedTap), C(networkAttachmentDefinition), C(migration), C(sidecarImage), C(downwardAPI),
+        C(computeResourceOverhead)).
+      - "An interface C(binding: {name: <plugin>}) needs its plugin registered here (KubeVirt's message
+        C(unable to find the network binding plugin '<plugin>' in Kubevirt configuration) otherwise) and
+        implemented by vmnet: C(domainAttachmentType: managedTap) (a tap on an in-pod bridge to the pod NIC,
+        no IPAM) and the plugin C(passt) (the passt binding)."
+      - The returned RV(spec) records the registrations its interfaces use.
+    type: dict
+    default: {}
 attributes:
   check_mode:
     support: full
@@ -131,6 +148,22 @@ EXAMPLES = r'''
     permit_bridge_interface_on_pod_network: false
     feature_gates:
       - PasstBinding
+
+- name: The passt network binding plugin of KubeVirt v1.1-v1.8
+  vmnet.networks.vm_spec:
+    manifest:
+      interfaces:
+        - name: default
+          binding:
+            name: passt
+      networks:
+        - name: default
+          pod: {}
+    network_binding_plugins:
+      passt:
+        networkAttachmentDefinition: default/netbindingpasst
+        migration:
+          method: link-refresh
 
 - name: A bare pair of interfaces and networks
   vmnet.networks.vm_spec:
@@ -259,6 +292,12 @@ spec:
           type: str
           returned: always
           choices: [bridge, masquerade, sriov, slirp, passt, plugin]
+        bindingMethod:
+          description:
+            - The manifest's key of the binding (C(passtBinding), the old C(passt), C(binding) for a plugin, ...).
+          type: str
+          returned: always
+          sample: bridge
         bindingPlugin:
           description: Name of the network binding plugin (C(binding.name)) for C(binding=plugin), else null.
           type: str
@@ -387,6 +426,11 @@ spec:
           description: Whether the interface is on the primary (pod or Multus default) network.
           type: bool
           returned: always
+    networkBindingPlugins:
+      description:
+        - The registrations (O(network_binding_plugins)) of the binding plugins the interfaces use, by name.
+      type: dict
+      returned: always
     networks:
       description: The networks, in manifest order.
       type: list
@@ -476,6 +520,7 @@ OPTION_NAMES = (
     'default_network_interface',
     'feature_gates',
     'pod_interface_naming',
+    'network_binding_plugins',
 )
 
 
@@ -495,6 +540,7 @@ def main():
             default_network_interface=dict(type='str', default='bridge', choices=['bridge', 'masquerade', 'slirp']),
             feature_gates=dict(type='list', elements='str', default=[]),
             pod_interface_naming=dict(type='str', default='hashed', choices=['hashed', 'ordinal']),
+            network_binding_plugins=dict(type='dict', default={}),
         ),
         supports_check_mode=True,
     )

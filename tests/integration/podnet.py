@@ -13,7 +13,7 @@ import subprocess
 import uuid
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names, nad, nad_policy
-from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, netlink
+from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, netlink, passt
 from ansible_collections.vmnet.networks.plugins.module_utils.host.nad_store import LocalNadStore
 
 from modules import run_module
@@ -78,6 +78,17 @@ class PodNetwork(object):
         return dict(state_dir=self.state_dir, cni_conf_dir=self.conf_dir, cni_bin_dir=CNI_BIN,
                     node_netns=self.node, nad_dir=self.nad_dir, nad_policy_file=self.nad_policy_file, **extra)
 
+    def hook_config(self, path):
+        """The libvirt hook's own configuration for this network, as the host role writes it."""
+        config = {'state_dir': self.state_dir, 'cni_conf_dir': self.conf_dir, 'cni_bin_dirs': CNI_BIN,
+                  'nad_dir': self.nad_dir, 'nad_policy_file': self.nad_policy_file,
+                  'sriov_pools_file': os.path.join(os.path.dirname(self.state_dir), 'sriov-pools.json'),
+                  'node_netns': self.node}
+        with open(path, 'w') as handle:
+            json.dump(config, handle)
+        os.chmod(path, 0o644)
+        return path
+
     def write_nad(self, name, config, namespace='default'):
         """A NetworkAttachmentDefinition in the test's store; returns its CNI conflist."""
         nad.ensure_present(LocalNadStore(self.nad_dir), namespace, name, nad.parse_config(config))
@@ -104,6 +115,11 @@ class PodNetwork(object):
             _kill_pidfile(os.path.join(state, 'dnsmasq.pid'))
             namespace, _sep, vm = os.path.basename(state).partition(names.ID_SEPARATOR)
             pod = names.NETNS_PREFIX + os.path.basename(state)
+            for pidfile in glob.glob(os.path.join(state, 'passt-*.pid')):
+                _kill_pidfile(pidfile, 'passt')
+                iface = os.path.basename(pidfile)[len('passt-'):-len('.pid')]
+                if os.path.lexists(passt.socket_path(pod, iface)):   # passt leaves it when killed
+                    os.unlink(passt.socket_path(pod, iface))
             _delete_owned_host_links(namespace, vm)
             netlink.remove_netns(pod)
         for netns, conflist in self.clients:
@@ -115,12 +131,12 @@ class PodNetwork(object):
         netlink.remove_netns(self.node)
 
 
-def _kill_pidfile(path):
+def _kill_pidfile(path, program='dnsmasq'):
     try:
         with open(path) as handle:
             pid = int(handle.read())
         with open('/proc/%d/cmdline' % pid) as handle:
-            if 'dnsmasq' in handle.read():
+            if program in handle.read():
                 os.kill(pid, signal.SIGTERM)
     except (OSError, ValueError):
         pass

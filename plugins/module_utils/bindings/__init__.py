@@ -6,6 +6,6 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.vmnet.networks.plugins.module_utils.bindings import bridge, masquerade, slirp, sriov
+from ansible_collections.vmnet.networks.plugins.module_utils.bindings import bridge, managedtap, masquerade, passt, slirp, sriov
 
-BINDINGS = {'bridge': bridge, 'masquerade': masquerade, 'slirp': slirp, 'sriov': sriov}
+BINDINGS = {'bridge': bridge, 'managedtap': managedtap, 'masquerade': masquerade, 'passt': passt, 'slirp': slirp, 'sriov': sriov}

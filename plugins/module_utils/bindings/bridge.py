@@ -27,8 +27,9 @@ ARP_IGNORE = 'net.ipv4.conf.all.arp_ignore'
 PLACEHOLDER_KINDS = ('dummy', 'tun')  # tun: a tap, where the kernel has no dummy
 
 
-def discover(pod, iface, queues):
-    """Read the untouched pod NIC and make the binding's record (reference §2.1)."""
+def discover(pod, iface, queues, ipam=True):
+    """Read the untouched pod NIC and make the binding's record (reference §2.1). Without
+    ``ipam`` (managedTap) the binding is L2 only whatever addresses the pod NIC has."""
     pod_iface = iface['podInterfaceName']
     with pod.namespace() as ns:
         link = common.pod_link(ns, pod, iface)
@@ -36,13 +37,13 @@ def discover(pod, iface, queues):
         routes = ns.ipv4_routes(pod_iface)
         arp_ignore = netlink.sysctl_get(pod.netns, ARP_IGNORE)
     ipv4 = [a for a in addresses if ':' not in a]
-    if ipv4 and not routes:
+    if ipam and ipv4 and not routes:
         raise VmnetError('no gateway address found in routes for %s' % pod_iface)
     bridge = names.bridge_name(pod_iface)
     return {
         'interface': iface['name'], 'binding': 'bridge', 'pod_iface': pod_iface,
         'nic': names.renamed_nic(pod_iface), 'bridge': bridge,
-        'fake_ip': names.fake_bridge_ip(iface['index']) + '/32' if ipv4 else None,
+        'fake_ip': names.fake_bridge_ip(iface['index']) + '/32' if ipv4 and ipam else None,
         'original': {'mac': link['mac'], 'mtu': link['mtu'], 'addresses': addresses,
                      'routes': routes, 'arp_ignore': arp_ignore},
         'glue': glue.describe(pod.netns, pod_iface, bridge, link['mtu'], queues,

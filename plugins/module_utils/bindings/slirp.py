@@ -75,9 +75,9 @@ def refresh(record, iface, hostname, dns, search):
     record['guest_mac'] = iface['macAddress'] or record['generated_mac']
     record['dhcp'] = None
     record['qemu_nic'] = {
-        'alias': names.user_alias(iface['name']), 'model': model(iface), 'mac': record['guest_mac'],
-        'net': iface['vmNetworkCIDR'], 'hostname': hostname, 'dnssearch': list(search),
-        'hostfwd': host_forwards(iface['ports']),
+        'alias': names.user_alias(iface['name']), 'netdev': 'user', 'model': model(iface),
+        'mac': record['guest_mac'], 'net': iface['vmNetworkCIDR'], 'hostname': hostname, 'dnssearch': list(search),
+        'hostfwd': host_forwards(iface['ports']), 'socket': None,
     }
 
 

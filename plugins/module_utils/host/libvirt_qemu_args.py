@@ -9,6 +9,11 @@ domain's ``<qemu:commandline>`` (kubevirt-network.md §6.1)::
     -netdev user,id=ua-<name>,net=...[,hostname=...][,dnssearch=...][,hostfwd=...]
     -device {"driver":"e1000","netdev":"ua-<name>","id":"ua-<name>","mac":"..."}
 
+A passt NIC is a pair too, its netdev the client of passt's UNIX socket (QEMU >= 7.2)::
+
+    -netdev stream,id=ua-<name>,server=off,addr.type=unix,addr.path=<socket>
+    -device {"driver":"virtio-net-pci","netdev":"ua-<name>","id":"ua-<name>","mac":"..."}
+
 Both carry the id ``ua-<name>``, by which vmnet finds the pairs it owns; every other
 argument is left where and as it is. Since ``<qemu:commandline>`` is no device, the only
 way to change it is to redefine the domain: its persistent definition is read (with
@@ -41,7 +46,7 @@ ET.register_namespace('qemu', QEMU_NS)
 _COMMANDLINE = '{%s}commandline' % QEMU_NS
 _ARG = '{%s}arg' % QEMU_NS
 
-FIELDS = ('alias', 'model', 'mac', 'net', 'hostname', 'dnssearch', 'hostfwd')
+FIELDS = ('alias', 'netdev', 'model', 'mac', 'net', 'hostname', 'dnssearch', 'hostfwd', 'socket')
 _REPEATED = ('dnssearch', 'hostfwd')
 # One option of a QEMU option string: a comma inside a value is doubled.
 _OPTION = re.compile(r'(?:[^,]|,,)+')
@@ -50,16 +55,22 @@ _OPTION = re.compile(r'(?:[^,]|,,)+')
 # --- a pair as arguments and back --------------------------------------------------------
 
 def render(nic):
-    """The values of the ``-netdev`` and ``-device`` arguments of ``nic`` (a dict of ``FIELDS``).
+    """The values of the ``-netdev`` and ``-device`` arguments of ``nic`` (a dict of ``FIELDS``;
+    ``netdev`` is ``user`` (slirp) or ``stream`` (a client of the UNIX socket ``socket``)).
 
     A comma in a value is doubled (QEMU's escape); a control character is refused."""
-    options = [('id', nic['alias']), ('net', nic['net']), ('hostname', nic['hostname'])]
-    options += [(key, value) for key in _REPEATED for value in nic[key]]
+    kind = nic.get('netdev') or 'user'
+    options = [('id', nic['alias'])]
+    if kind == 'stream':
+        options += [('server', 'off'), ('addr.type', 'unix'), ('addr.path', nic['socket'])]
+    else:
+        options += [('net', nic['net']), ('hostname', nic['hostname'])]
+        options += [(key, value) for key in _REPEATED for value in nic[key]]
     for key, value in options + [('model', nic['model']), ('mac', nic['mac'])]:
         if value is not None:
             names.plain_text(value, key)
-    netdev = ','.join(['user'] + ['%s=%s' % (key, value.replace(',', ',,'))
-                                  for key, value in options if value is not None])
+    netdev = ','.join([kind] + ['%s=%s' % (key, value.replace(',', ',,'))
+                                for key, value in options if value is not None])
     device = [('driver', nic['model']), ('netdev', nic['alias']), ('id', nic['alias']), ('mac', nic['mac'])]
     return netdev, json.dumps(dict((key, value) for key, value in device if value is not None),
                               separators=(',', ':'))
@@ -73,7 +84,8 @@ def parse(netdev, device):
     nic = dict((key, options.get(key, [])) for key in _REPEATED)
     nic.update(alias=properties.get('id') or options.get('id'), model=properties.get('driver'),
                mac=(properties.get('mac') or '').lower() or None, net=options.get('net'),
-               hostname=options.get('hostname'))
+               hostname=options.get('hostname'), netdev=options.get('type', 'user') if netdev else None,
+               socket=options.get('addr.path'))
     return nic
 
 

@@ -13,7 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.vmnet.networks.plugins.module_utils.spec import admission, dialects, model
+from ansible_collections.vmnet.networks.plugins.module_utils.spec import admission, dialects, model, plugins
 from ansible_collections.vmnet.networks.plugins.module_utils.spec.model import SPEC_VERSION
 
 # KubeVirt's cluster settings (KubeVirt CR spec.configuration) that admission depends on.
@@ -23,6 +23,8 @@ DEFAULT_OPTIONS = {
     'default_network_interface': 'bridge',
     'feature_gates': [],
     'pod_interface_naming': 'hashed',
+    # KubeVirt's spec.configuration.network.binding: plugin name -> registration
+    'network_binding_plugins': {},
 }
 
 __all__ = ['DEFAULT_OPTIONS', 'SPEC_VERSION', 'normalize']
@@ -36,8 +38,13 @@ def normalize(manifest, options=None):
     from, and comes back unchanged.
     """
     options = dict(DEFAULT_OPTIONS, **(options or {}))
-    if isinstance(manifest, dict) and 'specVersion' in manifest:
-        options['pod_interface_naming'] = model.recorded_pod_interface_naming(manifest)
+    is_model = isinstance(manifest, dict) and 'specVersion' in manifest
+    if is_model:
+        options = model.recorded_options(manifest, options)
+    problems = plugins.registration_errors(options['network_binding_plugins'])
+    if problems:
+        return None, [dialects.error('network_binding_plugins', problem) for problem in problems]
+    if is_model:
         manifest, errors = model.manifest_from_spec(manifest)
         if errors:
             return None, errors

@@ -18,9 +18,9 @@ import ipaddress
 import re
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
-from ansible_collections.vmnet.networks.plugins.module_utils.spec import dialects
+from ansible_collections.vmnet.networks.plugins.module_utils.spec import dialects, plugins
 from ansible_collections.vmnet.networks.plugins.module_utils.spec.dialects import error, item, join
-from ansible_collections.vmnet.networks.plugins.module_utils.spec.model import counted_bindings, default_network
+from ansible_collections.vmnet.networks.plugins.module_utils.spec.model import PASST_GATE, counted_bindings, default_network
 
 PASST_BINDING_GATE = 'PasstBinding'
 PORT_RANGES_GATE = 'PortRangesSpec'
@@ -141,12 +141,14 @@ def _nad_reference(field, value):
 
 
 def discontinued_bindings(document, options):
-    """Bindings removed in KubeVirt v1.3; slirp stays in the dialects that document it."""
+    """Bindings removed in KubeVirt v1.3; slirp stays in the dialects that document it, the
+    old passt where the ``Passt`` gate (KubeVirt <= v1.2) is enabled."""
     errors = []
     for iface in document['interfaces']:
         for key, message in _DISCONTINUED:
             slirp_supported = key == 'slirp' and document['dialect'] in dialects.SLIRP_DIALECTS
-            if key in iface['bindings'] and not slirp_supported:
+            passt_supported = key == 'passt' and PASST_GATE in options['feature_gates']
+            if key in iface['bindings'] and not (slirp_supported or passt_supported):
                 errors.append(error(join(iface['path'], key), message))
     return errors
 
@@ -225,7 +227,7 @@ def interface_state(document, options):
 
 def interface_binding(document, options):
     networks = _networks_by_name(document)
-    counted = counted_bindings(document['dialect'])
+    counted = counted_bindings(document['dialect'], options)
     errors = []
     for iface in document['interfaces']:
         network = networks.get(iface['name'])
@@ -233,6 +235,7 @@ def interface_binding(document, options):
         errors.extend(_masquerade_binding(iface, network))
         errors.extend(_bridge_binding(iface, network, options))
         errors.extend(_passt_binding(iface, network, options))
+        errors.extend(_legacy_passt_binding(iface, network, document, options))
         if document['dialect'] in dialects.SLIRP_DIALECTS:
             errors.extend(_slirp_binding(iface, network, options))
     return errors
@@ -293,6 +296,18 @@ def _passt_binding(iface, network, options):
             errors.append(
                 error(join(iface['path'], 'name'), 'PasstBinding interface only implemented with pod network')
             )
+    return errors
+
+
+def _legacy_passt_binding(iface, network, document, options):
+    """The old core ``passt: {}`` under the ``Passt`` gate: KubeVirt v1.0's rules (passt.go)."""
+    if 'passt' not in iface['bindings'] or PASST_GATE not in options['feature_gates']:
+        return []
+    errors = []
+    if not _on_pod_network(network):
+        errors.append(error(join(iface['path'], 'name'), 'Passt interface only implemented with pod network'))
+    if len(document['interfaces']) > 1:
+        errors.append(error(join(iface['path'], 'name'), 'Passt interface is only supported as the single interface of the VMI'))
     return errors
 
 
@@ -622,6 +637,26 @@ def _cidr_family(field, network, version):
     return []
 
 
+def binding_plugins(document, options):
+    """A ``binding: {name}`` plugin must be registered (KubeVirt finds out when the pod is
+    made: "unable to find the network binding plugin ..."), and vmnet must have an
+    implementation of it (see bindings/plugins.py)."""
+    counted = counted_bindings(document['dialect'], options)
+    errors = []
+    for iface in document['interfaces']:
+        # an interface KubeVirt's admission refused (not exactly one binding) never gets this far
+        if 'binding' not in iface['bindings'] or len([k for k in iface['bindings'] if k in counted]) != 1:
+            continue
+        field = join(iface['path'], 'binding.name')
+        registration = options['network_binding_plugins'].get(iface['plugin'])
+        if registration is None:
+            errors.append(error(field, "unable to find the network binding plugin '%s' in Kubevirt configuration"
+                                % iface['plugin']))
+        elif plugins.implementation(iface['plugin'], registration) is None:
+            errors.append(error(field, plugins.UNSUPPORTED % (iface['plugin'], ', '.join(plugins.supported()))))
+    return errors
+
+
 def duplicate_macs(document, options):
     """Two NICs of one guest with one MAC address: the guest's L2 breaks."""
     owners = {}
@@ -768,6 +803,7 @@ KUBEVIRT_RULES = (
     interface_boot_order,
     probes_need_pod_network,
     vm_network_cidrs,
+    binding_plugins,
     duplicate_macs,
 )
 

@@ -32,8 +32,14 @@ BINDING_NAMES = {
     'sriov': 'sriov',
     'slirp': 'slirp',
     'passtBinding': 'passt',
+    'passt': 'passt',
     'binding': 'plugin',
 }
+# KubeVirt's feature gate of the old core ``passt: {}`` (v0.5x-v1.2): with it, the emulated
+# cluster is one of those versions and ``passt`` is a binding method again.
+PASST_GATE = 'Passt'
+# The feature gates a model's own fields show were enabled when it was admitted.
+_GATES_OF_METHODS = {'passt': PASST_GATE, 'passtBinding': 'PasstBinding'}
 # Model fields a KubeVirt interface manifest spells the same way.
 _KUBEVIRT_INTERFACE_FIELDS = (
     'name', 'model', 'macAddress', 'ports', 'portRanges', 'pciAddress', 'bootOrder', 'acpiIndex', 'tag', 'dhcpOptions',
@@ -42,13 +48,17 @@ _KUBEVIRT_INTERFACE_FIELDS = (
 _ORDINAL_POD_IFACE = re.compile(r'net[0-9]+')
 
 
-def counted_bindings(dialect):
-    """The binding methods an interface of this dialect must have exactly one of."""
+def counted_bindings(dialect, options=None):
+    """The binding methods an interface of this dialect must have exactly one of (with the
+    ``Passt`` gate, KubeVirt <= v1.2 counted the old ``passt`` too)."""
     if dialect == dialects.VIRTINK:
         return dialects.VIRTINK_BINDINGS
+    counted = dialects.KUBEVIRT_BINDINGS
     if dialect in dialects.SLIRP_DIALECTS:
-        return dialects.KUBEVIRT_BINDINGS + ('slirp',)
-    return dialects.KUBEVIRT_BINDINGS
+        counted += ('slirp',)
+    if options and PASST_GATE in options['feature_gates']:
+        counted += ('passt',)
+    return counted
 
 
 def default_network(networks):
@@ -131,9 +141,13 @@ def build(document, options):
         'networkInterfaceMultiqueue': document['multiqueue'],
         'autoattachPodInterface': document['autoattach'] is not False,
         'interfaces': [
-            _interface(document, iface, networks_by_name[iface['name']]) for iface in document['interfaces']
+            _interface(document, iface, networks_by_name[iface['name']], options) for iface in document['interfaces']
         ],
         'networks': networks,
+        'networkBindingPlugins': dict(
+            (iface['plugin'], options['network_binding_plugins'][iface['plugin']])
+            for iface in document['interfaces'] if 'binding' in iface['bindings']
+        ),
     }
 
 
@@ -182,14 +196,15 @@ def _pod_interface_name(dialect, network, is_primary, secondary_multus, naming):
     return names.pod_iface(network['name'], is_primary, ordinal)
 
 
-def _interface(document, iface, network):
-    key = next(key for key in iface['bindings'] if key in counted_bindings(document['dialect']))
+def _interface(document, iface, network, options):
+    key = next(key for key in iface['bindings'] if key in counted_bindings(document['dialect'], options))
     mac = dialects.parse_mac(iface['mac']) if iface['mac'] else None
     ipv4_cidr, ipv6_cidr = _vm_cidrs(document['dialect'], key, iface, network)
     return {
         'name': iface['name'],
         'index': iface['index'],
         'binding': BINDING_NAMES[key],
+        'bindingMethod': key,
         'bindingPlugin': (iface['plugin'] or None) if key == 'binding' else None,
         'model': iface['model'] or 'virtio',
         'macAddress': dialects.format_mac(mac) if mac else None,
@@ -276,6 +291,23 @@ def manifest_from_spec(spec):
     return _kubevirt_manifest(spec, dialect, interfaces, networks), []
 
 
+def recorded_options(spec, options):
+    """``options`` with what a model shows its cluster had: the feature gates its binding
+    methods need and the binding plugins it uses (a model is re-validated as admitted)."""
+    interfaces = spec.get('interfaces')
+    interfaces = [i for i in interfaces if isinstance(i, dict)] if isinstance(interfaces, list) else []
+    methods = [i.get('bindingMethod') for i in interfaces]
+    gates = [_GATES_OF_METHODS[m] for m in methods if isinstance(m, str) and m in _GATES_OF_METHODS]
+    if any(i.get('portRanges') for i in interfaces):
+        gates.append('PortRangesSpec')
+    plugins = spec.get('networkBindingPlugins')
+    recorded = dict(options['network_binding_plugins'])
+    recorded.update(plugins if isinstance(plugins, dict) else {})   # checked like the option
+    return dict(options, feature_gates=list(options['feature_gates']) + gates,
+                network_binding_plugins=recorded,
+                pod_interface_naming=recorded_pod_interface_naming(spec))
+
+
 def recorded_pod_interface_naming(spec):
     """The naming scheme a model was built with: ordinal if a secondary pod interface has
     an ordinal name, as KubeVirt tells the schemes apart."""
@@ -293,8 +325,12 @@ def _quoted(value):
 
 def _manifest_interface(reader, dialect, obj, path):
     binding = reader.read(obj, 'binding', join(path, 'binding'), 'string', '')
-    keys = dict((name, key) for key, name in BINDING_NAMES.items() if key in counted_bindings(dialect))
+    method = reader.read(obj, 'bindingMethod', join(path, 'bindingMethod'), 'string', '')
+    keys = dict((name, key) for key, name in BINDING_NAMES.items()
+                if key in counted_bindings(dialect) and key != 'passt')
     key = keys.get(binding)
+    if key == 'passtBinding' and method == 'passt':
+        key = 'passt'  # the old core binding, admitted under the Passt gate
     if key is None:
         supported = ', '.join('"%s"' % name for name in sorted(keys))
         reader.errors.append(

@@ -291,7 +291,8 @@ def test_interface_needs_exactly_one_binding(interface):
 
 
 def test_binding_plugin_alone_is_a_binding():
-    spec = accepted(vmi([{'name': 'default', 'binding': {'name': 'boo'}}], [pod()]))
+    spec = accepted(vmi([{'name': 'default', 'binding': {'name': 'boo'}}], [pod()]),
+                    network_binding_plugins={'boo': {'domainAttachmentType': 'managedTap'}})
     assert (spec['interfaces'][0]['binding'], spec['interfaces'][0]['bindingPlugin']) == ('plugin', 'boo')
 
 

@@ -29,6 +29,7 @@ def iface(name, binding, index=0, pod_iface='eth0', primary=True, **fields):
         'name': name,
         'index': index,
         'binding': binding,
+        'bindingMethod': {'passt': 'passtBinding', 'plugin': 'binding'}.get(binding, binding),
         'bindingPlugin': None,
         'model': 'virtio',
         'macAddress': None,
@@ -92,6 +93,7 @@ def model(dialect, root, interfaces, networks, name=None, **fields):
         'autoattachPodInterface': True,
         'interfaces': interfaces,
         'networks': networks,
+        'networkBindingPlugins': {},
     }
     spec.update(fields)
     return spec
@@ -1218,9 +1220,10 @@ def test_plugin_and_passt_bindings():
             'interfaces': [{'name': 'default', 'passtBinding': {}}, {'name': 'ext', 'binding': {'name': 'managedtap'}}],
             'networks': [{'name': 'default', 'pod': {}}, {'name': 'ext', 'multus': {'networkName': 'ext'}}],
         },
-        {'feature_gates': ['PasstBinding']},
+        {'feature_gates': ['PasstBinding'], 'network_binding_plugins': {'managedtap': {'domainAttachmentType': 'managedTap'}}},
     )
     assert errors == []
+    assert spec['networkBindingPlugins'] == {'managedtap': {'domainAttachmentType': 'managedTap'}}
     assert [(i['binding'], i['bindingPlugin']) for i in spec['interfaces']] == [
         ('passt', None),
         ('plugin', 'managedtap'),
