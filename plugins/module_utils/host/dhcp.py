@@ -22,12 +22,11 @@ __metaclass__ = type
 import ipaddress
 import os
 import re
-import signal
 import subprocess
 import time
 
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host import files
+from ansible_collections.vmnet.networks.plugins.module_utils.host import files, process
 
 LEASE = '999d'  # KubeVirt: 999 days (86 313 600 s)
 DEFAULT_DNS = ['8.8.8.8']
@@ -249,19 +248,5 @@ class Dnsmasq(object):
 
     def _stop_process(self):
         pid = self.pid()
-        if not pid:
-            return
-        os.kill(pid, signal.SIGTERM)
-        for _attempt in range(100):
-            if self.pid() != pid or _is_zombie(pid):
-                return
-            time.sleep(0.02)
-        os.kill(pid, signal.SIGKILL)
-
-
-def _is_zombie(pid):
-    try:
-        with open('/proc/%d/stat' % pid) as handle:
-            return handle.read().split(') ')[-1].startswith('Z')
-    except OSError:
-        return True
+        if pid:
+            process.terminate(pid, self.pid)

@@ -26,12 +26,11 @@ __metaclass__ = type
 import hashlib
 import os
 import resource
-import signal
 import subprocess
 import time
 
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host import files
+from ansible_collections.vmnet.networks.plugins.module_utils.host import files, process
 
 SOCKET_DIR = '/run/vmnet/passt'
 BINARY = 'passt'
@@ -83,7 +82,7 @@ class Passt(object):
                 cmdline = handle.read().split('\0')
         except (OSError, ValueError):
             return None
-        if _is_zombie(pid) or not cmdline or 'passt' not in os.path.basename(cmdline[0]):
+        if process.is_zombie(pid) or not cmdline or 'passt' not in os.path.basename(cmdline[0]):
             return None
         return pid if self.socket in cmdline else None
 
@@ -137,13 +136,7 @@ class Passt(object):
         """Stop our passt and remove its files (the log stays until the pod goes)."""
         pid = self.pid()
         if pid:
-            os.kill(pid, signal.SIGTERM)
-            for _attempt in range(100):
-                if self.pid() != pid:
-                    break
-                time.sleep(0.02)
-            else:
-                os.kill(pid, signal.SIGKILL)
+            process.terminate(pid, self.pid)
         for path in self._files():
             if os.path.lexists(path):
                 os.unlink(path)
@@ -170,11 +163,3 @@ def _open_files_limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
     except (OSError, ValueError):  # no CAP_SYS_RESOURCE: as far as the hard limit goes
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def _is_zombie(pid):
-    try:
-        with open('/proc/%d/stat' % pid) as handle:
-            return handle.read().split(') ')[-1].startswith('Z')
-    except OSError:
-        return True
