@@ -29,10 +29,11 @@ device "$vf1" 0x154c iavf 42
 
 echo 8 > "$pci/devices/$pf/sriov_totalvfs"
 echo 2 > "$pci/devices/$pf/sriov_numvfs"
-for vf in 0 1; do
-  eval "address=\$vf$vf"
-  ln -s "../$address" "$pci/devices/$pf/virtfn$vf"
-  ln -s "../$pf" "$pci/devices/$address/physfn"
-done
+virtfn() {  # index address
+  ln -s "../$2" "$pci/devices/$pf/virtfn$1"
+  ln -s "../$pf" "$pci/devices/$2/physfn"
+}
+virtfn 0 "$vf0"
+virtfn 1 "$vf1"
 mkdir -p "$pci/devices/$vf1/net/$netdev"
 echo 9a:00:00:00:00:01 > "$pci/devices/$vf1/net/$netdev/address"
