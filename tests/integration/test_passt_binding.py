@@ -236,20 +236,36 @@ def test_the_three_manifest_shapes_build_the_same_pod_and_domain(podnet, make_do
                             '"mac":"52:54:00:00:00:99"}']
 
 
-def test_dual_stack_pod(tmp_path, make_domain):
-    """On a dual-stack pod the guest's DHCPv4 lease is still the pod's IPv4, and the status
-    reports both families. (The busybox guest gets no IPv6 from Debian 12's passt: neither a
-    DHCPv6 lease nor a SLAAC address; not investigated further, see the README.)"""
+def test_dual_stack_pod(tmp_path, make_domain, peer_server):
+    """On a dual-stack pod the guest gets both of the pod's addresses: IPv4 by DHCP, IPv6 by
+    DHCPv6 (passt's router advertisement sets the M flag and gives the default route, from its
+    link-local address, and the pod's /64 for SLAAC); over IPv6 a client pod reaches the
+    guest's forwarded port on the pod IP, and the guest reaches the client from the pod IP."""
     podnet = PodNetwork(tmp_path, subnet='10.250.9.0/24', ipv6_subnet='fd00:250:9::/64')
     try:
-        guest = make_domain('vmntpasst6')
+        client, _client_ip = podnet.client()
+        client_v6 = [a['local'] for a in ip_json('-n', client, 'addr', 'show', 'eth0')[0]['addr_info']
+                     if a['family'] == 'inet6' and a['scope'] == 'global'][0]
+        server = peer_server(client, '::', 7777)   # the client's address may still be in DAD
+        guest = make_domain('vmntpasst6', cmdline='vmnet.connect=%s:7777' % client_v6)
         spec = spec_of(guest.name, 'passtBinding', ports=[{'port': 80}])
         net, iface = apply(podnet, spec, guest.name)
         ips = [ip.split('/')[0] for ip in net['pod_interface']['ips']]
         assert sorted(iface['interface']['ipAddresses']) == sorted(ips) and len(ips) == 2
+        pod_v4 = [ip for ip in ips if ':' not in ip][0]
+        pod_v6 = [ip for ip in ips if ':' in ip][0]
         guest.start()
         lease = lease_fields(guest.wait_for(r'^VMNET-LEASE .*$', timeout=90))
-        assert lease['ip'] == [ip for ip in ips if ':' not in ip][0]
+        assert lease['ip'] == pod_v4
+        guest._seen = 0     # dhcpcd (IPv6) and udhcpc (IPv4) run side by side: either may be first
+        lease6 = lease_fields(guest.wait_for(r'^VMNET-LEASE6 .*$', timeout=90))
+        assert lease6['ip'] == pod_v6
+        # the address (dhcpcd adds a /128) and the default route via passt's link-local address
+        guest._seen = 0
+        guest.wait_for(r'^VMNET-IP6 if=eth0 addrs=%s/128\S* defroute=fe80::' % re.escape(pod_v6), timeout=60)
+        wait_http(client, pod_v6, 80, 'hello-from-vmnet-guest', timeout=60)
+        guest.wait_for(r'^VMNET-CONNECT dst=%s:7777 ok' % re.escape(client_v6), timeout=60)
+        assert server.stdout.readline().strip() == pod_v6
         guest.domain.destroy()
         remove(podnet, spec, guest.name)
     finally:
