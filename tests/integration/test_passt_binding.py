@@ -5,7 +5,9 @@
 One real guest (the core ``passtBinding`` shape) proves the binding: its DHCP lease is the
 pod's address, prefix and gateway; a client pod reaches its forwarded port on the pod IP
 (and not a port that is not forwarded); its outbound connection reaches the client from
-the pod IP. The two other manifest shapes (the old core ``passt`` and the plugin
+the pod IP. A second guest on a dual-stack pod gets the pod's IPv6 too (DHCPv6, and the
+default route from passt's router advertisement) and is reached, and reaches, over IPv6.
+The two other manifest shapes (the old core ``passt`` and the plugin
 ``binding: {name: passt}``) are proven to build exactly the same pod and domain, without a
 boot. The client pod is a second namespace on the test's own pod network.
 """
@@ -26,6 +28,7 @@ from podnet import PodNetwork, ip_json, pod_module
 from test_masquerade_binding import http_get, lease_fields, wait_http
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names, replumb
+from ansible_collections.vmnet.networks.plugins.module_utils.bindings import common
 from ansible_collections.vmnet.networks.plugins.module_utils.host import passt as passt_host
 from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_qemu_args import QEMU_NS
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import normalize
@@ -128,7 +131,10 @@ def test_guest_gets_the_pod_ip_ports_are_forwarded_and_passt_is_supervised(tmp_p
     pod_cidr = net['pod_interface']['ips'][0]
     pod_ip = pod_cidr.split('/')[0]
     netns = net['netns']
-    assert iface['interface'] == {'name': 'default', 'mac': net['pod_interface']['mac'], 'ipAddress': pod_ip,
+    # the guest's MAC is generated, not the pod interface's (passt's own, see bindings/passt.py)
+    mac = common.generated_mac('default', guest.name, 'default')
+    assert mac != net['pod_interface']['mac']
+    assert iface['interface'] == {'name': 'default', 'mac': mac, 'ipAddress': pod_ip,
                                   'ipAddresses': [pod_ip], 'podInterfaceName': 'eth0', 'linkState': 'up',
                                   'queueCount': 1, 'infoSource': 'domain'}
     # passt runs in the pod, forwarding TCP port 80 only; the pod interface is untouched
@@ -144,7 +150,7 @@ def test_guest_gets_the_pod_ip_ports_are_forwarded_and_passt_is_supervised(tmp_p
     lease = lease_fields(guest.wait_for(r'^VMNET-LEASE .*$', timeout=90))
     # the guest's lease is the pod's own address, prefix and gateway
     assert (lease['ip'], lease['mask'], lease['router']) == (pod_ip, pod_cidr.split('/')[1], podnet.gateway)
-    assert (lease['mac'], lease['dns'], lease['search']) == (net['pod_interface']['mac'], DNS[0], SEARCH[0])
+    assert (lease['mac'], lease['dns'], lease['search']) == (mac, DNS[0], SEARCH[0])
     # inbound: the forwarded port reaches the guest on the pod IP, another port does not
     wait_http(client, pod_ip, 80, 'hello-from-vmnet-guest')
     assert http_get(client, pod_ip, 8080).returncode != 0
