@@ -1,18 +1,25 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The masquerade binding: its throughput against the bridge binding's, and the size of
-its nftables table as the number of forwarded ports grows.
+"""The masquerade and passt bindings: their throughput against the bridge binding's, the
+memory of each VM's per-pod process, and the size of the masquerade nftables table as the
+number of forwarded ports grows.
 
 Throughput. Two pods on a pod network in a node netns (plumb_time.PodNetwork), plumbed by
 the library as the modules do (``Pod.ensure`` + ``interface.ensure``, a fake domain), one
-with the bridge binding, one with masquerade (``ports`` empty: every port forwarded). Each
-gets a "guest": the glue's host tap is replaced by a veth of the same name whose other end
+with the bridge binding, one with masquerade (``ports`` empty: every port forwarded), one
+with passt (the iperf3 port forwarded, TCP and UDP). The bridge and masquerade VMs get a
+"guest": the glue's host tap is replaced by a veth of the same name whose other end
 is eth0 of a guest netns (a tap has no carrier without QEMU), the two tc mirred redirects
 made again with ``netlink.Namespace.redirect``, and the guest end configured as the guest
 would be after DHCP. iperf3 runs from a client pod on the pod network to the pod IP:
 
     bridge       client ⇄ node bridge ⇄ eth0-nic ⇄ k6t-eth0 ⇄ tap0 ⇐glue⇒ guest (holds the pod IP)
     masquerade   client ⇄ node bridge ⇄ eth0 ⇄ DNAT to 10.0.2.2, routed ⇄ k6t-eth0 ⇄ tap0 ⇐glue⇒ guest
+    passt        client ⇄ node bridge ⇄ eth0 ⇄ passt's socket ⇐passt⇒ UNIX socket ⇐relay⇒ tap0 of a
+                 guest netns holding the pod IP (passt_guest.py: QEMU's role, without a CPU)
+
+Memory: VmRSS and VmHWM (peak) after the runs of the one process each VM's pod runs for the
+binding: dnsmasq (bridge, masquerade: the DHCP server) and passt.
 
 The pod network's MTU is raised to 1500 here so that a 1400 B UDP datagram is one packet
 (as in glue_throughput.py), not two fragments that NAT must reassemble. Nothing routes out
@@ -37,6 +44,7 @@ from ansible_collections.vmnet.networks.plugins.module_utils.spec.model import K
 
 from _netns import PREFIX, Ledger, exit_on_sigterm, median, netns_exec, tag, timed, warn
 from glue_throughput import IPERF_PORT, PROTOCOLS, RUNS, SECONDS, listening, ratio_table
+import passt_guest
 from plumb_time import CNI_BIN, DNS, IFACE, NETWORK, FakeDomain, PodNetwork, library_leftovers, library_unplumb
 
 GOAL = 0.90
@@ -45,7 +53,11 @@ BINDINGS = {
     'bridge': IFACE,
     'masquerade': dict(IFACE, binding='masquerade', ports=[], vmNetworkCIDR=KUBEVIRT_VM_CIDR,
                        vmIPv6NetworkCIDR=None),
+    'passt': dict(IFACE, binding='passt', ports=[{'name': None, 'port': IPERF_PORT, 'protocol': 'TCP'},
+                                                 {'name': None, 'port': IPERF_PORT, 'protocol': 'UDP'}]),
 }
+DAEMON = {'bridge': 'dnsmasq', 'masquerade': 'dnsmasq', 'passt': 'passt'}
+PIDFILE = {'bridge': 'dnsmasq.pid', 'masquerade': 'dnsmasq.pid', 'passt': 'passt-default.pid'}
 GUEST_NIC = 'eth0'
 PORT_COUNTS = (1, 10, 100, 1000)
 UDP_PORTS = (53, 123, 161)
@@ -75,9 +87,10 @@ def client_pod(ledger, net):
     return netns
 
 
-def plumb(ledger, net, label):
+def plumb(ledger, net, label, relay):
     """A VM with ``label``'s binding, plumbed by the library, and its guest: returns a dict
-    with the pod netns, the guest netns and the address the client connects to."""
+    with the pod netns, the guest netns, the address the client connects to and the PID
+    file of the pod's process for the VM."""
     vm = '%s-%s-%s' % (PREFIX, net.tag, label[:4])
     guest = ledger.netns('%s-%s-%sguest' % (PREFIX, net.tag, label[0]))  # removed after the teardown
     ledger.defer('leftovers of ' + vm, lambda: library_leftovers(net, vm))
@@ -85,17 +98,25 @@ def plumb(ledger, net, label):
     iface = BINDINGS[label]
     with net.pod(vm) as pod:
         pod.ensure(NETWORK, iface=iface)
-        interface.ensure(pod, {'hostname': vm}, iface, FakeDomain(), DNS, False)
+        domain = passt_guest.QemuArgsDomain(vm) if label == 'passt' else FakeDomain()
+        interface.ensure(pod, {'hostname': vm}, iface, domain, DNS, False)
         record = pod.state.read('interfaces', iface['name'])
         pod_ip = pod.interface_status(pod.attachment(NETWORK['name']))['ips'][0]
-    if label == 'bridge':
+        pidfile = pod.state.path(PIDFILE[label])
+    if label == 'passt':
+        ledger.pidfile(pidfile, 'passt')   # should the library's teardown fail; after the relay's end
+        address = pod_ip
+        passt_guest.attach(ledger, relay, guest, record['socket'], record['guest_mac'], pod_ip,
+                           passt_guest.default_gateway(net.pod(vm).netns))
+    elif label == 'bridge':
         address, gateway = pod_ip, record['original']['routes'][0]['gateway']
     else:
         address = '%s/%d' % (record['ipv4']['vm'], record['ipv4']['prefix'])
         gateway = record['ipv4']['gateway']
-    attach_guest(record, guest, address, gateway)
+    if label != 'passt':
+        attach_guest(record, guest, address, gateway)
     return {'pod': net.pod(vm).netns, 'guest': guest, 'target': pod_ip.split('/')[0],
-            'guest_ip': address.split('/')[0]}
+            'guest_ip': address.split('/')[0], 'pidfile': pidfile}
 
 
 def attach_guest(record, guest, address, gateway):
@@ -160,7 +181,8 @@ def conntrack_count(netns):
 def throughput(ledger):
     net = pod_network(ledger)
     client = client_pod(ledger, net)
-    vms = dict((label, plumb(ledger, net, label)) for label in BINDINGS)
+    relay = passt_guest.build_relay(ledger)
+    vms = dict((label, plumb(ledger, net, label, relay)) for label in BINDINGS)
     for vm in vms.values():
         start_server(ledger, vm['guest'], vm['guest_ip'])
     before = nat_counters(vms['masquerade']['pod'])
@@ -178,6 +200,7 @@ def throughput(ledger):
     evidence = {
         'counters': dict((key, after[key] - before.get(key, 0)) for key in after),
         'conntrack': dict((label, conntrack_count(vm['pod'])) for label, vm in vms.items()),
+        'memory': dict((label, passt_guest.memory_kib(vm['pidfile'])) for label, vm in vms.items()),
         'reached': dict((label, '%s -> %s' % (vm['target'], ', '.join(sorted(reached[label]))))
                         for label, vm in vms.items()),
     }
@@ -238,8 +261,8 @@ def run():
 
 def report(results, evidence, counts):
     baseline = 'bridge'
-    lines = ['Masquerade throughput: iperf3 from a client pod to the pod IP, %d x %d s per binding and protocol, '
-             'interleaved, median; server-side delivered Gbit/s; pod MTU %d; ratio to the bridge binding '
+    lines = ['Masquerade and passt throughput: iperf3 from a client pod to the pod IP, %d x %d s per binding '
+             'and protocol, interleaved, median; server-side delivered Gbit/s; pod MTU %d; ratio to the bridge binding '
              '(goal >= %.2f)' % (RUNS, SECONDS, MTU, GOAL), '']
     lines += ratio_table('binding', BINDINGS, results, baseline, GOAL)
     lines.append('(! = below the goal)')
@@ -250,6 +273,11 @@ def report(results, evidence, counts):
         if packets)]
     lines.append('conntrack entries after the runs: %s' % ', '.join(
         '%s pod %d' % item for item in evidence['conntrack'].items()))
+    lines += ['', 'Memory per VM of its pod process after the runs (KubeVirt documents +250 MiB per VM '
+              'for passt): %s' % '; '.join(
+                  '%s (%s) RSS %.1f MiB, peak %.1f MiB' % (label, DAEMON[label], mem['VmRSS'] / 1024.0,
+                                                           mem['VmHWM'] / 1024.0)
+                  for label, mem in evidence['memory'].items())]
     chains = list(counts[0]['chains'])
     lines += ['', 'Masquerade nft table for N forwarded TCP ports + %d UDP: rules per chain (nft -j list table '
               'ip nat), against KubeVirt (one rule per port in each of %s); load = nft -f of the whole '

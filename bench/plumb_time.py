@@ -36,7 +36,7 @@ class FakeDomain(object):
         return {'changed': False, 'actions': [], 'before': {'config': nic, 'live': None},
                 'after': {'config': nic, 'live': None}}
 
-    def ensure_pod_metadata(self, vm, state_dir, check_mode=False):
+    def ensure_pod_metadata(self, namespace, vm, state_dir, check_mode=False):
         return []
 
     def vcpus(self):

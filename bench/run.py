@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """``make bench``: the glue's throughput, the plumbing time and the masquerade binding's
-throughput, each as a ratio to a baseline measured in the same run, the size of the
-masquerade nft table as forwarded ports grow, and the fleet's throughput across hosts. Prints
+throughput (and the passt binding's, with its memory per VM), each as a ratio to a baseline
+measured in the same run, the size of the masquerade nft table as forwarded ports grow, and
+the fleet's throughput across hosts. Prints
 the tables and writes bench/results/latest.txt. Needs root; touches only namespaces and links
 it makes (all named ``vmnb*``; the fleet's inside simulated hosts it destroys)."""
 

@@ -5,7 +5,9 @@
 One real guest (the core ``passtBinding`` shape) proves the binding: its DHCP lease is the
 pod's address, prefix and gateway; a client pod reaches its forwarded port on the pod IP
 (and not a port that is not forwarded); its outbound connection reaches the client from
-the pod IP. The two other manifest shapes (the old core ``passt`` and the plugin
+the pod IP. A second guest on a dual-stack pod gets the pod's IPv6 too (DHCPv6, and the
+default route from passt's router advertisement) and is reached, and reaches, over IPv6.
+The two other manifest shapes (the old core ``passt`` and the plugin
 ``binding: {name: passt}``) are proven to build exactly the same pod and domain, without a
 boot. The client pod is a second namespace on the test's own pod network.
 """
@@ -26,6 +28,7 @@ from podnet import PodNetwork, ip_json, pod_module
 from test_masquerade_binding import http_get, lease_fields, wait_http
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names, replumb
+from ansible_collections.vmnet.networks.plugins.module_utils.bindings import common
 from ansible_collections.vmnet.networks.plugins.module_utils.host import passt as passt_host
 from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_qemu_args import QEMU_NS
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import normalize
@@ -128,7 +131,10 @@ def test_guest_gets_the_pod_ip_ports_are_forwarded_and_passt_is_supervised(tmp_p
     pod_cidr = net['pod_interface']['ips'][0]
     pod_ip = pod_cidr.split('/')[0]
     netns = net['netns']
-    assert iface['interface'] == {'name': 'default', 'mac': net['pod_interface']['mac'], 'ipAddress': pod_ip,
+    # the guest's MAC is generated, not the pod interface's (passt's own, see bindings/passt.py)
+    mac = common.generated_mac('default', guest.name, 'default')
+    assert mac != net['pod_interface']['mac']
+    assert iface['interface'] == {'name': 'default', 'mac': mac, 'ipAddress': pod_ip,
                                   'ipAddresses': [pod_ip], 'podInterfaceName': 'eth0', 'linkState': 'up',
                                   'queueCount': 1, 'infoSource': 'domain'}
     # passt runs in the pod, forwarding TCP port 80 only; the pod interface is untouched
@@ -144,7 +150,7 @@ def test_guest_gets_the_pod_ip_ports_are_forwarded_and_passt_is_supervised(tmp_p
     lease = lease_fields(guest.wait_for(r'^VMNET-LEASE .*$', timeout=90))
     # the guest's lease is the pod's own address, prefix and gateway
     assert (lease['ip'], lease['mask'], lease['router']) == (pod_ip, pod_cidr.split('/')[1], podnet.gateway)
-    assert (lease['mac'], lease['dns'], lease['search']) == (net['pod_interface']['mac'], DNS[0], SEARCH[0])
+    assert (lease['mac'], lease['dns'], lease['search']) == (mac, DNS[0], SEARCH[0])
     # inbound: the forwarded port reaches the guest on the pod IP, another port does not
     wait_http(client, pod_ip, 80, 'hello-from-vmnet-guest')
     assert http_get(client, pod_ip, 8080).returncode != 0
@@ -236,20 +242,36 @@ def test_the_three_manifest_shapes_build_the_same_pod_and_domain(podnet, make_do
                             '"mac":"52:54:00:00:00:99"}']
 
 
-def test_dual_stack_pod(tmp_path, make_domain):
-    """On a dual-stack pod the guest's DHCPv4 lease is still the pod's IPv4, and the status
-    reports both families. (The busybox guest gets no IPv6 from Debian 12's passt: neither a
-    DHCPv6 lease nor a SLAAC address; not investigated further, see the README.)"""
+def test_dual_stack_pod(tmp_path, make_domain, peer_server):
+    """On a dual-stack pod the guest gets both of the pod's addresses: IPv4 by DHCP, IPv6 by
+    DHCPv6 (passt's router advertisement sets the M flag and gives the default route, from its
+    link-local address, and the pod's /64 for SLAAC); over IPv6 a client pod reaches the
+    guest's forwarded port on the pod IP, and the guest reaches the client from the pod IP."""
     podnet = PodNetwork(tmp_path, subnet='10.250.9.0/24', ipv6_subnet='fd00:250:9::/64')
     try:
-        guest = make_domain('vmntpasst6')
+        client, _client_ip = podnet.client()
+        client_v6 = [a['local'] for a in ip_json('-n', client, 'addr', 'show', 'eth0')[0]['addr_info']
+                     if a['family'] == 'inet6' and a['scope'] == 'global'][0]
+        server = peer_server(client, '::', 7777)   # the client's address may still be in DAD
+        guest = make_domain('vmntpasst6', cmdline='vmnet.connect=%s:7777' % client_v6)
         spec = spec_of(guest.name, 'passtBinding', ports=[{'port': 80}])
         net, iface = apply(podnet, spec, guest.name)
         ips = [ip.split('/')[0] for ip in net['pod_interface']['ips']]
         assert sorted(iface['interface']['ipAddresses']) == sorted(ips) and len(ips) == 2
+        pod_v4 = [ip for ip in ips if ':' not in ip][0]
+        pod_v6 = [ip for ip in ips if ':' in ip][0]
         guest.start()
         lease = lease_fields(guest.wait_for(r'^VMNET-LEASE .*$', timeout=90))
-        assert lease['ip'] == [ip for ip in ips if ':' not in ip][0]
+        assert lease['ip'] == pod_v4
+        guest._seen = 0     # dhcpcd (IPv6) and udhcpc (IPv4) run side by side: either may be first
+        lease6 = lease_fields(guest.wait_for(r'^VMNET-LEASE6 .*$', timeout=90))
+        assert lease6['ip'] == pod_v6
+        # the address (dhcpcd adds a /128) and the default route via passt's link-local address
+        guest._seen = 0
+        guest.wait_for(r'^VMNET-IP6 if=eth0 addrs=%s/128\S* defroute=fe80::' % re.escape(pod_v6), timeout=60)
+        wait_http(client, pod_v6, 80, 'hello-from-vmnet-guest', timeout=60)
+        guest.wait_for(r'^VMNET-CONNECT dst=%s:7777 ok' % re.escape(client_v6), timeout=60)
+        assert server.stdout.readline().strip() == pod_v6
         guest.domain.destroy()
         remove(podnet, spec, guest.name)
     finally:

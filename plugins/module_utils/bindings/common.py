@@ -7,9 +7,17 @@ the domain NIC (``<interface type='ethernet'>`` on the glue's host tap)."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import hashlib
+
 from ansible_collections.vmnet.networks.plugins.module_utils import names
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import glue
+
+
+def generated_mac(namespace, vm, iface_name):
+    """A stable MAC for a NIC without ``macAddress``: QEMU's prefix and a hash of the names."""
+    digest = hashlib.sha256(names.owner_alias(namespace, vm, iface_name).encode('utf-8')).hexdigest()
+    return '52:54:00:%s:%s:%s' % (digest[0:2], digest[2:4], digest[4:6])
 
 
 def pod_link(ns, pod, iface):

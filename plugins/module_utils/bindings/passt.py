@@ -61,6 +61,7 @@ def discover(pod, iface, queues):
         addresses = ns.addresses(pod_iface)
     return {'interface': iface['name'], 'binding': 'passt', 'pod_iface': pod_iface,
             'socket': socket_path(pod.netns, iface['name']),
+            'generated_mac': common.generated_mac(pod.vm_namespace, pod.vm, iface['name']),
             'original': {'mac': link['mac'], 'addresses': addresses,
                          'sysctls': dict((key, _sysctl(pod.netns, key)) for key in SYSCTLS)}}
 
@@ -68,7 +69,9 @@ def discover(pod, iface, queues):
 def refresh(record, iface, hostname, dns, search):
     """The guest's MAC and the NIC from the spec; passt gets vmnet's DNS servers and search
     domains (its own default would be the pod's resolv.conf) and serves the DHCP itself."""
-    record['guest_mac'] = iface['macAddress'] or record['original']['mac']
+    # not the pod interface's MAC: passt answers with that one, and a guest sharing it would
+    # share passt's IPv6 link-local address (its duplicate address detection fails: no IPv6)
+    record['guest_mac'] = iface['macAddress'] or record['generated_mac']
     record['dhcp'] = None
     record['ports'] = [dict(protocol=p['protocol'], port=p['port']) for p in iface['ports']]
     record['dns'] = list(dns)

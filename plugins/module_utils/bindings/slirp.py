@@ -31,20 +31,13 @@ reports its addresses, read when the binding is made, as KubeVirt's pod-interfac
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import hashlib
-
 from ansible_collections.vmnet.networks.plugins.module_utils import names
 from ansible_collections.vmnet.networks.plugins.module_utils.bindings import common
+from ansible_collections.vmnet.networks.plugins.module_utils.bindings.common import generated_mac
 from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_qemu_args
 
 MODELS = ('e1000', 'rtl8139')
 HOST_ADDRESS = '127.0.0.1'
-
-
-def generated_mac(namespace, vm, iface_name):
-    """A stable MAC for a NIC without ``macAddress``: QEMU's prefix and a hash of the names."""
-    digest = hashlib.sha256(names.owner_alias(namespace, vm, iface_name).encode('utf-8')).hexdigest()
-    return '52:54:00:%s:%s:%s' % (digest[0:2], digest[2:4], digest[4:6])
 
 
 def model(iface):

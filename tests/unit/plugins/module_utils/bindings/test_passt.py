@@ -30,14 +30,20 @@ def test_socket_path_is_short_and_per_interface():
 
 
 def test_stream_netdev_renders_and_reads_back():
-    record = {'interface': 'default', 'original': {'mac': '0a:58:0a:f4:00:05'}, 'socket': '/run/vmnet/passt/ab.sock'}
+    record = {'interface': 'default', 'original': {'mac': '0a:58:0a:f4:00:05'}, 'socket': '/run/vmnet/passt/ab.sock',
+              'generated_mac': '52:54:00:12:34:56'}
     passt.refresh(record, {'name': 'default', 'macAddress': None, 'model': 'virtio', 'ports': []}, 'vm', ['10.96.0.10'],
                   ['cluster.local'])
     netdev, device = qemu_args.render(record['qemu_nic'])
     assert netdev == 'stream,id=ua-default,server=off,addr.type=unix,addr.path=/run/vmnet/passt/ab.sock'
-    assert device == '{"driver":"virtio-net-pci","netdev":"ua-default","id":"ua-default","mac":"0a:58:0a:f4:00:05"}'
+    # the generated MAC, not the pod interface's: passt answers with that one (and its IPv6
+    # link-local address is derived from it)
+    assert device == '{"driver":"virtio-net-pci","netdev":"ua-default","id":"ua-default","mac":"52:54:00:12:34:56"}'
     assert qemu_args.parse(netdev, device) == record['qemu_nic']
     assert record['dhcp'] is None       # passt serves DHCP itself, not the pod's dnsmasq
+    passt.refresh(record, {'name': 'default', 'macAddress': '02:00:00:00:00:01', 'model': 'virtio', 'ports': []},
+                  'vm', [], [])
+    assert record['guest_mac'] == '02:00:00:00:00:01'
 
 
 def test_plugin_nad_goes_after_the_secondary_networks():
