@@ -164,9 +164,11 @@ def test_bgp_mesh_and_pod_blocks(fleet):
         blocks6 = [block_of(h, 6) for h in fleet.hosts]
         assert bgp_routes(host, 6) == sorted(b for b in blocks6 if b != block_of(host, 6))
         nexthops = bgp_nexthops6(host)
+        routes6 = {r['dst']: r['gateway'] for r in host.json('ip', '-6', '-j', 'route', 'show', 'proto', 'bgp')}
         for other, other_block in zip(fleet.hosts, blocks6):
             if other is not host:
                 assert nexthops[other_block] == [other.underlay_ip6]
+                assert routes6[other_block] == other.underlay_ip6
         assert host.out('sysctl', '-n', 'net.ipv6.conf.all.forwarding').strip() == '1'
         vnis = host.vtysh('show evpn vni json')
         assert sorted(vnis) == ['100', '200']
@@ -410,6 +412,8 @@ def test_route_reflector(tmp_path):
         assert routes[block_of(t)] == t.underlay_ip
         wait_until(lambda: all(len(bgp_routes(h, 6)) == 2 for h in rr_fleet.hosts), 30, 'reflected IPv6 blocks')
         assert bgp_nexthops6(s)[block_of(t, 6)] == [t.underlay_ip6]
+        routes6 = {x['dst']: x['gateway'] for x in s.json('ip', '-6', '-j', 'route', 'show', 'proto', 'bgp')}
+        assert routes6[block_of(t, 6)] == t.underlay_ip6        # straight to t, not through the reflector
         wait_until(lambda: s.vtysh('show evpn vni json').get('100', {}).get('numRemoteVteps') == 2, 30,
                    'reflected type-3 routes')
     finally:
