@@ -122,13 +122,15 @@ def fdb(host, dev):
 
 
 def snapshot(host):
-    """What the role manages on a host (its links without their running timers, addresses, BGP
-    routes, files, FRR's running configuration), for check mode."""
+    """What the role manages on a host (its links without their running timers and snooped
+    multicast group counts, addresses, BGP routes, its files, FRR's running configuration), for
+    check mode. The pods' state (var/lib/vmnet/<pod>: a dual-stack guest's DHCPv6 and RA log)
+    moves on its own."""
     def steady(value):
         if isinstance(value, dict):
-            return dict((k, steady(v)) for k, v in value.items() if 'timer' not in k)
+            return dict((k, steady(v)) for k, v in value.items() if 'timer' not in k and k != 'mcast_n_groups')
         return [steady(v) for v in value] if isinstance(value, list) else value
-    files = host.out('sh', '-c', 'cd / && find etc/frr etc/vmnet var/lib/vmnet etc/sysctl.d -type f 2>/dev/null '
+    files = host.out('sh', '-c', 'cd / && find etc/frr etc/vmnet var/lib/vmnet/fleet etc/sysctl.d -type f 2>/dev/null '
                                  '| sort | xargs -r sha256sum')
     return {'links': steady(host.json('ip', '-j', '-d', 'link', 'show')),
             'addrs': host.out('ip', '-br', 'addr', 'show'),
@@ -138,7 +140,8 @@ def snapshot(host):
 
 def changes(before, after):
     """What differs between two snapshots, link by link."""
-    out = [k for k in before if k != 'links' and before[k] != after[k]]
+    out = [k for k in before if k not in ('links', 'files') and before[k] != after[k]]
+    out.extend(set(before['files'].splitlines()) ^ set(after['files'].splitlines()))
     links = [dict((link['ifname'], link) for link in snap['links']) for snap in (before, after)]
     for name in sorted(set(links[0]) | set(links[1])):
         one, two = links[0].get(name, {}), links[1].get(name, {})
