@@ -122,13 +122,12 @@ def fdb(host, dev):
 
 
 def snapshot(host):
-    """What the role manages on a host (its links without their running timers and snooped
-    multicast group counts, addresses, BGP routes, its files, FRR's running configuration), for
-    check mode. The pods' state (var/lib/vmnet/<pod>: a dual-stack guest's DHCPv6 and RA log)
-    moves on its own."""
+    """What the role manages on a host (its links without their running timers, addresses, BGP
+    routes, its files, FRR's running configuration), for check mode. The pods' own state
+    (var/lib/vmnet/<pod>: a dual-stack guest's DHCPv6 and RA log) moves on its own."""
     def steady(value):
         if isinstance(value, dict):
-            return dict((k, steady(v)) for k, v in value.items() if 'timer' not in k and k != 'mcast_n_groups')
+            return dict((k, steady(v)) for k, v in value.items() if 'timer' not in k)
         return [steady(v) for v in value] if isinstance(value, list) else value
     files = host.out('sh', '-c', 'cd / && find etc/frr etc/vmnet var/lib/vmnet/fleet etc/sysctl.d -type f 2>/dev/null '
                                  '| sort | xargs -r sha256sum')
