@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Simulated hypervisors for the fleet tests (tests only; the collection never runs this).
 #
-#   hostsim.sh create NAME UNDERLAY_IP/PREFIX   start a simulated host
+#   hostsim.sh create NAME UNDERLAY_IP/PREFIX [UNDERLAY_IP6/PREFIX]
+#                                               start a simulated host (IPv6 underlay optional)
 #   hostsim.sh pid NAME                         print the PID to enter (nsenter -t PID -m -n)
 #   hostsim.sh destroy NAME                     stop it and remove everything it made
 #   hostsim.sh list                             the simulated hosts that run
 #
 # A simulated host is a long-lived process with its own network namespace (its "root"
 # namespace: lo and eth0, a veth to the bridge ul0 of the shared underlay namespace
-# vmnet-hostsim-ul, with the underlay address and a default route through it) and its own
+# vmnet-hostsim-ul, with the underlay address and a default route through it, the same for
+# IPv6 when an IPv6 underlay address is given) and its own
 # private mount namespace in which the directories a hypervisor keeps its state in are
 # private copies (the list below): it runs its own libvirtd and virtlogd (its own host_uuid,
 # no cgroup controllers, no per-domain mount namespaces) and looks like a freshly installed
@@ -81,9 +83,13 @@ ensure_underlay() {
 }
 
 create() {
-  local name=$1 cidr=$2 dir pid d i uuid
+  local name=$1 cidr=$2 cidr6=${3:-} dir pid d i uuid v6=""
   check_name "$name"
   [[ "$cidr" =~ ^[0-9.]+/[0-9]+$ ]] || die "UNDERLAY_IP/PREFIX expected, got $cidr"
+  if [ -n "$cidr6" ]; then
+    [[ "$cidr6" =~ ^[0-9a-fA-F:]+/[0-9]+$ ]] || die "UNDERLAY_IP6/PREFIX expected, got $cidr6"
+    v6="ip -6 addr add $cidr6 dev eth0 nodad; ip -6 route add default dev eth0"
+  fi
   case "$cidr" in 192.0.2.*) die "192.0.2.0/24 is the machine's uplink: use another underlay range";; esac
   dir="$BASE/$name"
   if pid=$(host_pid "$name"); then echo "hostsim: $name runs (pid $pid)"; return 0; fi
@@ -140,6 +146,7 @@ EOF
     ip addr add $cidr dev eth0
     ip link set eth0 up
     ip route add default dev eth0
+    $v6
     hostname >/dev/null
     /usr/sbin/virtlogd -d -f /etc/libvirt/virtlogd.conf -p /run/libvirt/virtlogd.pid
     /usr/sbin/libvirtd -d -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd.pid
@@ -192,9 +199,10 @@ list() {
 
 [ "$(id -u)" = 0 ] || die "run as root"
 case "${1:-}" in
-  create) [ $# -eq 3 ] || die "usage: $0 create NAME UNDERLAY_IP/PREFIX"; create "$2" "$3" ;;
+  create) [ $# -eq 3 ] || [ $# -eq 4 ] || die "usage: $0 create NAME UNDERLAY_IP/PREFIX [UNDERLAY_IP6/PREFIX]"
+          create "$2" "$3" "${4:-}" ;;
   pid) [ $# -eq 2 ] || die "usage: $0 pid NAME"; host_pid "$2" || die "$2 does not run" ;;
   destroy) [ $# -eq 2 ] || die "usage: $0 destroy NAME"; destroy "$2" ;;
   list) list ;;
-  *) die "usage: $0 create NAME UNDERLAY_IP/PREFIX | pid NAME | destroy NAME | list" ;;
+  *) die "usage: $0 create NAME UNDERLAY_IP/PREFIX [UNDERLAY_IP6/PREFIX] | pid NAME | destroy NAME | list" ;;
 esac

@@ -31,9 +31,9 @@ def hostsim(*args):
 class Host(object):
     """One simulated hypervisor."""
 
-    def __init__(self, name, underlay_ip):
-        self.name, self.underlay_ip = name, underlay_ip
-        hostsim('create', name, underlay_ip + '/24')
+    def __init__(self, name, underlay_ip, underlay_ip6=None):
+        self.name, self.underlay_ip, self.underlay_ip6 = name, underlay_ip, underlay_ip6
+        hostsim('create', name, underlay_ip + '/24', *([underlay_ip6 + '/64'] if underlay_ip6 else []))
         self.pid = int(hostsim('pid', name))
         self.namespaces = set(os.readlink('/proc/%d/ns/%s' % (self.pid, ns)) for ns in ('net', 'mnt'))
         self.uri = 'qemu+unix:///system?socket=/run/vmnet-hostsim/%s/root/run/libvirt/libvirt-sock' % name
@@ -92,16 +92,30 @@ class Host(object):
 
     def client_pod(self, name, bridge, address, gateway=None, mtu=1500):
         """A pod netns ``name`` on ``bridge`` with a static ``address`` (real CNI bridge plugin)."""
-        self.run('ip', 'netns', 'add', name)
-        self.run('ip', 'netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up')
+        self._pod_netns(name)
         ipam = {'type': 'static', 'addresses': [dict({'address': address}, **({'gateway': gateway} if gateway else {}))]}
         if gateway:
             ipam['routes'] = [{'dst': '0.0.0.0/0'}]
         conf = {'cniVersion': '1.0.0', 'name': 'vmnt-client', 'type': 'bridge', 'bridge': bridge, 'mtu': mtu,
                 'isGateway': bool(gateway), 'ipMasq': False, 'ipam': ipam}
-        self.run('env', 'CNI_COMMAND=ADD', 'CNI_CONTAINERID=' + name, 'CNI_NETNS=/run/netns/' + name,
-                 'CNI_IFNAME=eth0', 'CNI_PATH=/usr/lib/cni', '/usr/lib/cni/bridge', stdin=json.dumps(conf))
+        self._cni_add(name, conf)
         return name
+
+    def default_pod(self, name, conflist='/etc/vmnet/cni/net.d/10-vmnet.conflist'):
+        """A pod netns ``name`` on the host's default pod network (its conflist's plugin, its
+        host-local IPAM); returns the pod's addresses (CIDRs)."""
+        self._pod_netns(name)
+        conf = json.loads(self.out('cat', conflist))
+        plugin = dict(conf['plugins'][0], cniVersion=conf['cniVersion'], name=conf['name'])
+        return [ip['address'] for ip in json.loads(self._cni_add(name, plugin))['ips']]
+
+    def _pod_netns(self, name):
+        self.run('ip', 'netns', 'add', name)
+        self.run('ip', 'netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up')
+
+    def _cni_add(self, name, conf):
+        return self.run('env', 'CNI_COMMAND=ADD', 'CNI_CONTAINERID=' + name, 'CNI_NETNS=/run/netns/' + name,
+                        'CNI_IFNAME=eth0', 'CNI_PATH=/usr/lib/cni', '/usr/lib/cni/bridge', stdin=json.dumps(conf)).stdout
 
     def pod_run(self, pod, *argv, check=False, timeout=30):
         return self.run('ip', 'netns', 'exec', pod, *argv, check=check, timeout=timeout)
@@ -111,11 +125,12 @@ class Host(object):
                 '.read().decode())' % (address, port))
         return self.pod_run(pod, 'python3', '-c', code, timeout=20).stdout.strip()
 
-    def tcp_listener(self, pod, port, log):
-        """A TCP server in ``pod`` that writes the address of every peer to ``log``."""
-        code = ('import socket\ns = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n'
-                's.bind(("0.0.0.0", %d)); s.listen(8)\nwhile True:\n    c, a = s.accept()\n'
-                '    open(%r, "a").write(a[0] + "\\n"); c.close()\n' % (port, log))
+    def tcp_listener(self, pod, port, log, address='0.0.0.0'):
+        """A TCP server in ``pod`` on ``address`` that writes the address of every peer to ``log``."""
+        code = ('import socket\ns = socket.socket(%s); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n'
+                's.bind((%r, %d)); s.listen(8)\nwhile True:\n    c, a = s.accept()\n'
+                '    open(%r, "a").write(a[0] + "\\n"); c.close()\n'
+                % ('socket.AF_INET6' if ':' in address else '', address, port, log))
         return self.spawn('ip', 'netns', 'exec', pod, 'python3', '-c', code)
 
     @property

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The fleet role on three (then four) simulated hypervisors (scripts/hostsim.sh), each with its
 own network and mount namespace, libvirtd and FRR, reached by ansible-playbook through the
-community.docker.nsenter connection: BGP full mesh, routed pod blocks, EVPN stretched networks
+community.docker.nsenter connection: BGP full mesh, routed pod blocks (IPv4 and IPv6), EVPN stretched networks
 with real guests applied by the vm role, a fourth host joining, a host leaving, idempotence,
 check mode and consent.
 
@@ -24,6 +24,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists('/usr/lib/frr/bgpd'), reason=
 
 BLUE = {'name': 'blue', 'vni': 100, 'subnet': '10.10.0.0/24', 'gateway': '10.10.0.1'}
 GREEN = {'name': 'green', 'vni': 200, 'subnet': '10.20.0.0/24', 'ipam': 'none'}
+POD_CIDR_V6 = 'fd10:244::/56'
 FIGURES = {}
 
 FLEET_PLAY = """- hosts: all
@@ -42,10 +43,11 @@ class Fleet(object):
         self.play = str(tmp / 'fleet.yml')
         with open(self.play, 'w') as handle:
             handle.write(FLEET_PLAY)
-        self.group_vars = {'vmnet_fleet_networks': [BLUE, GREEN]}
+        self.group_vars = {'vmnet_fleet_networks': [BLUE, GREEN], 'vmnet_fleet_pod_cidr_v6': POD_CIDR_V6}
 
     def add_host(self, letter):
-        host = Host('%s-%s' % (self.tag, letter), '198.51.100.%d' % (self.base + len(self.hosts) + 1))
+        number = self.base + len(self.hosts) + 1
+        host = Host('%s-%s' % (self.tag, letter), '198.51.100.%d' % number, 'fd00:198:51:100::%d' % number)
         self.hosts.append(host)
         return host
 
@@ -74,6 +76,8 @@ def fleet(tmp_path_factory):
         FIGURES['BGP sessions established after the play (s)'] = round(time.monotonic() - started, 2)
         wait_until(lambda: all(len(bgp_routes(h)) == 2 for h in fleet.hosts), 30, 'pod blocks routed')
         FIGURES['pod blocks routed after the play (s)'] = round(time.monotonic() - started, 2)
+        wait_until(lambda: all(len(bgp_routes(h, 6)) == 2 for h in fleet.hosts), 30, 'IPv6 pod blocks routed')
+        FIGURES['IPv6 pod blocks routed after the play (s)'] = round(time.monotonic() - started, 2)
         yield fleet
     finally:
         fleet.destroy()
@@ -97,13 +101,20 @@ def established(host):
     return sorted(ip for ip, peer in peers.items() if peer.get('state') == 'Established')
 
 
-def bgp_routes(host):
-    return sorted(r['dst'] for r in host.json('ip', '-j', 'route', 'show', 'proto', 'bgp'))
+def bgp_routes(host, family=4):
+    return sorted(r['dst'] for r in host.json('ip', '-%d' % family, '-j', 'route', 'show', 'proto', 'bgp'))
 
 
-def block_of(host):
+def block_of(host, family=4):
     conf = json.loads(host.out('cat', '/etc/vmnet/cni/net.d/10-vmnet.conflist'))
-    return conf['plugins'][0]['ipam']['ranges'][0][0]['subnet']
+    return conf['plugins'][0]['ipam']['ranges'][family // 6][0]['subnet']
+
+
+def bgp_nexthops6(host):
+    """The global next hops of the IPv6 blocks in the host's BGP table, by block."""
+    routes = host.vtysh('show bgp ipv6 unicast json').get('routes', {})
+    return dict((block, sorted(n['ip'] for p in paths for n in p.get('nexthops', []) if n.get('scope') == 'global'))
+                for block, paths in routes.items())
 
 
 def fdb(host, dev):
@@ -112,17 +123,29 @@ def fdb(host, dev):
 
 def snapshot(host):
     """What the role manages on a host (its links without their running timers, addresses, BGP
-    routes, files, FRR's running configuration), for check mode."""
+    routes, its files, FRR's running configuration), for check mode. The pods' own state
+    (var/lib/vmnet/<pod>: a dual-stack guest's DHCPv6 and RA log) moves on its own."""
     def steady(value):
         if isinstance(value, dict):
             return dict((k, steady(v)) for k, v in value.items() if 'timer' not in k)
         return [steady(v) for v in value] if isinstance(value, list) else value
-    files = host.out('sh', '-c', 'cd / && find etc/frr etc/vmnet var/lib/vmnet etc/sysctl.d -type f 2>/dev/null '
+    files = host.out('sh', '-c', 'cd / && find etc/frr etc/vmnet var/lib/vmnet/fleet etc/sysctl.d -type f 2>/dev/null '
                                  '| sort | xargs -r sha256sum')
     return {'links': steady(host.json('ip', '-j', '-d', 'link', 'show')),
             'addrs': host.out('ip', '-br', 'addr', 'show'),
             'routes': host.out('ip', 'route', 'show', 'proto', 'bgp'), 'files': files,
             'frr': host.out('vtysh', '-c', 'show running-config')}
+
+
+def changes(before, after):
+    """What differs between two snapshots, link by link."""
+    out = [k for k in before if k not in ('links', 'files') and before[k] != after[k]]
+    out.extend(set(before['files'].splitlines()) ^ set(after['files'].splitlines()))
+    links = [dict((link['ifname'], link) for link in snap['links']) for snap in (before, after)]
+    for name in sorted(set(links[0]) | set(links[1])):
+        one, two = links[0].get(name, {}), links[1].get(name, {})
+        out.extend((name, k, one.get(k), two.get(k)) for k in sorted(set(one) | set(two)) if one.get(k) != two.get(k))
+    return out
 
 
 def recap_ok(proc, recap, hosts, changed=None):
@@ -145,6 +168,21 @@ def test_bgp_mesh_and_pod_blocks(fleet):
         for other, other_block in zip(fleet.hosts, blocks):
             if other is not host:
                 assert routes[other_block] == other.underlay_ip
+        # IPv6 the same way over the same sessions, with the host's underlay IPv6 address as next hop.
+        index = fleet.hosts.index(host)
+        assert block_of(host, 6) == ['fd10:244::/64', 'fd10:244:0:1::/64', 'fd10:244:0:2::/64'][index]
+        conf = json.loads(host.out('cat', '/etc/vmnet/cni/net.d/10-vmnet.conflist'))['plugins'][0]['ipam']
+        assert conf['ranges'][1] == [{'subnet': block_of(host, 6), 'gateway': block_of(host, 6).replace('/64', '1')}]
+        assert conf['routes'] == [{'dst': '0.0.0.0/0'}, {'dst': '::/0'}]
+        blocks6 = [block_of(h, 6) for h in fleet.hosts]
+        assert bgp_routes(host, 6) == sorted(b for b in blocks6 if b != block_of(host, 6))
+        nexthops = bgp_nexthops6(host)
+        routes6 = {r['dst']: r['gateway'] for r in host.json('ip', '-6', '-j', 'route', 'show', 'proto', 'bgp')}
+        for other, other_block in zip(fleet.hosts, blocks6):
+            if other is not host:
+                assert nexthops[other_block] == [other.underlay_ip6]
+                assert routes6[other_block] == other.underlay_ip6
+        assert host.out('sysctl', '-n', 'net.ipv6.conf.all.forwarding').strip() == '1'
         vnis = host.vtysh('show evpn vni json')
         assert sorted(vnis) == ['100', '200']
         assert vnis['100']['numRemoteVteps'] == 2
@@ -154,12 +192,31 @@ def test_bgp_mesh_and_pod_blocks(fleet):
         assert (port['learning'], port['neigh_suppress'], link['master']) == (False, True, 'vnbr100')
         nad = json.loads(yaml.safe_load(host.out('cat', '/etc/vmnet/nads/default/blue.yaml'))['spec']['config'])
         assert (nad['type'], nad['bridge'], nad['mtu']) == ('bridge', 'vnbr100', 1450)
-        index = fleet.hosts.index(host)
         assert nad['ipam']['ranges'] == [[{'subnet': '10.10.0.0/24', 'gateway': '10.10.0.1',
                                            'rangeStart': '10.10.0.%d' % max(1, 16 * index),
                                            'rangeEnd': '10.10.0.%d' % (16 * index + 15)}]]
         green = json.loads(yaml.safe_load(host.out('cat', '/etc/vmnet/nads/default/green.yaml'))['spec']['config'])
         assert green['ipam'] == {} and green['bridge'] == 'vnbr200'
+
+
+def test_ipv6_pods_across_hosts(fleet, tmp_path):
+    """Pods on the hosts' default pod network (its conflist run with the real bridge plugin and
+    host-local) get an address of both blocks; a pod on B reaches a pod on A over IPv6, routed
+    by the BGP routes, and A's pod sees B's pod's address (no NAT)."""
+    a, b = fleet.hosts[:2]
+    addrs_a, addrs_b = a.default_pod('vmnt6a'), b.default_pod('vmnt6b')
+    (ip6_a,), (ip6_b,) = ([x.split('/')[0] for x in addrs if ':' in x] for addrs in (addrs_a, addrs_b))
+    assert ip6_a.startswith('fd10:244::') and ip6_b.startswith('fd10:244:0:1::')
+    assert [x for x in addrs_a if ':' not in x][0].startswith('10.244.0.')
+    assert 'fd10:244::1/64' in a.out('ip', '-br', '-6', 'addr', 'show', 'dev', 'vmnet0')   # the pod bridge's gateway
+    log = str(tmp_path / 'peers6.log')
+    a.tcp_listener('vmnt6a', 8080, log, ip6_a)
+    connect = 'import socket; socket.create_connection((%r, 8080), timeout=3).close()' % ip6_a
+    started = time.monotonic()
+    wait_until(lambda: b.pod_run('vmnt6b', 'python3', '-c', connect).returncode == 0, 30, 'B pod -> A pod over IPv6')
+    FIGURES['IPv6 pod to pod across hosts, first connection (s)'] = round(time.monotonic() - started, 2)
+    wait_until(lambda: ip6_b in peers(log), 10, "A's pod seeing B's pod's IPv6 address")
+    assert set(peers(log)) == {ip6_b}
 
 
 def test_guests_across_hosts(fleet, guest_image, tmp_path):
@@ -282,7 +339,8 @@ def test_second_run_changes_nothing_and_check_mode_writes_nothing(fleet):
     recap_ok(proc, recap, fleet.hosts)
     assert all(recap[h.name][1] > 0 for h in fleet.hosts), proc.stdout[-4000:]   # it would change them
     assert 'vnvx300' in proc.stdout                                              # the diff shows it
-    assert [snapshot(h) for h in fleet.hosts] == before
+    after = [snapshot(h) for h in fleet.hosts]
+    assert [changes(x, y) for x, y in zip(before, after)] == [[]] * len(before)
 
 
 def test_foreign_frr_configuration_is_refused(fleet):
@@ -313,6 +371,9 @@ def test_fourth_host_joins_then_leaves(fleet):
     assert block_d == '10.244.3.0/24'
     wait_until(lambda: all(established(h) == peers_of(fleet, h) for h in fleet.hosts), 30, 'BGP sessions with d')
     wait_until(lambda: all(block_d in bgp_routes(h) for h in fleet.hosts[:3]), 30, "d's block on a, b, c")
+    block6_d = block_of(d, 6)
+    assert block6_d == 'fd10:244:0:3::/64'
+    wait_until(lambda: all(block6_d in bgp_routes(h, 6) for h in fleet.hosts[:3]), 30, "d's IPv6 block on a, b, c")
     wait_until(lambda: all(h.vtysh('show evpn vni json').get('100', {}).get('numRemoteVteps') == 3
                            for h in fleet.hosts), 30, 'EVPN type-3 routes of d')
     FIGURES['4th host: play + convergence (s)'] = round(time.monotonic() - started, 1)
@@ -324,6 +385,7 @@ def test_fourth_host_joins_then_leaves(fleet):
     started = time.monotonic()
     others = fleet.hosts[:3]
     wait_until(lambda: all(block_d not in bgp_routes(h) for h in others), 30, "d's block withdrawn")
+    wait_until(lambda: all(block6_d not in bgp_routes(h, 6) for h in others), 30, "d's IPv6 block withdrawn")
     wait_until(lambda: all(h.vtysh('show evpn vni json').get('100', {}).get('numRemoteVteps') == 2
                            for h in others), 30, "d's VTEP withdrawn")
     FIGURES['withdrawal after the absent run (s)'] = round(time.monotonic() - started, 2)
@@ -334,7 +396,7 @@ def test_fourth_host_joins_then_leaves(fleet):
     assert d.out('sh', '-c', 'ls /run/frr/*.pid 2>/dev/null') == ''
     assert d.out('ip', '-br', 'link', 'show', 'type', 'vxlan') == ''
     assert d.out('ip', '-br', 'link', 'show', 'type', 'bridge') == ''
-    assert d.out('ip', 'route', 'show', 'proto', 'bgp') == ''
+    assert d.out('ip', 'route', 'show', 'proto', 'bgp') == '' and d.out('ip', '-6', 'route', 'show', 'proto', 'bgp') == ''
     for path in ('/etc/vmnet/cni/net.d/10-vmnet.conflist', '/etc/vmnet/nads/default/blue.yaml',
                  '/etc/vmnet/nads/default/green.yaml', '/etc/sysctl.d/60-vmnet-fleet.conf', '/etc/frr/frr.conf',
                  '/var/lib/vmnet/fleet'):
@@ -361,6 +423,10 @@ def test_route_reflector(tmp_path):
         wait_until(lambda: all(len(bgp_routes(h)) == 2 for h in rr_fleet.hosts), 30, 'reflected blocks')
         routes = {x['dst']: x['gateway'] for x in s.json('ip', '-j', 'route', 'show', 'proto', 'bgp')}
         assert routes[block_of(t)] == t.underlay_ip
+        wait_until(lambda: all(len(bgp_routes(h, 6)) == 2 for h in rr_fleet.hosts), 30, 'reflected IPv6 blocks')
+        assert bgp_nexthops6(s)[block_of(t, 6)] == [t.underlay_ip6]
+        routes6 = {x['dst']: x['gateway'] for x in s.json('ip', '-6', '-j', 'route', 'show', 'proto', 'bgp')}
+        assert routes6[block_of(t, 6)] == t.underlay_ip6        # straight to t, not through the reflector
         wait_until(lambda: s.vtysh('show evpn vni json').get('100', {}).get('numRemoteVteps') == 2, 30,
                    'reflected type-3 routes')
     finally:

@@ -13,6 +13,9 @@ def test_blocks():
     assert fleet_block('10.244.0.0/16', 24, 3) == '10.244.3.0/24'
     assert fleet_block('10.244.0.0/16', 26, 5) == '10.244.1.64/26'
     assert fleet_block('fd00:244::/48', 64, 2) == 'fd00:244:0:2::/64'
+    # The fleet role's IPv6 blocks and their gateways (the block's first address).
+    assert fleet_block('fd10:244::/56', 64, 255) == 'fd10:244:0:ff::/64'
+    assert fleet_block('fd10:244:0:1::/64', 128, 1) == 'fd10:244:0:1::1/128'
 
 
 @pytest.mark.parametrize('args', [('10.244.0.0/16', 24, 256), ('10.244.0.0/16', 8, 0), ('nope', 24, 0)])
