@@ -48,7 +48,7 @@ options:
     description:
       - CNI configuration directory; its first configuration (by file name) is the default
         pod network, as a kubelet would pick it.
-      - vmnet's own directory, which the M(vmnet.networks.host) role fills; not C(/etc/cni/net.d), so that
+      - vmnet's own directory, which the C(vmnet.networks.host) role fills; not C(/etc/cni/net.d), so that
         VMs never join podman's or a Kubernetes node's network unless the operator points them there.
     type: path
     default: /etc/vmnet/cni/net.d
@@ -73,7 +73,7 @@ options:
   nad_policy_file:
     description:
       - The operator's policy for NetworkAttachmentDefinitions, a JSON file with the keys of O(nad_policy),
-        which the M(vmnet.networks.host) role writes (C(vmnet_host_nad_policy)). The libvirt hook reads the
+        which the C(vmnet.networks.host) role writes (C(vmnet_host_nad_policy)). The libvirt hook reads the
         same file. Without the file the built-in default applies.
       - "The default allows the CNI plugin types C(bridge), C(host-local), C(static), C(tuning), C(portmap),
         C(firewall), C(bandwidth), C(sbr), C(vrf), C(loopback), C(macvlan) and C(sriov), no host interface
@@ -88,7 +88,7 @@ options:
       - Narrows the policy of O(nad_policy_file) for this run; it never widens it (a NAD must pass both, so
         that the libvirt hook, which reads only the file, accepts what the modules accepted). A key not given
         does not narrow.
-      - To widen the policy, change the file (the M(vmnet.networks.host) role's C(vmnet_host_nad_policy)).
+      - To widen the policy, change the file (the C(vmnet.networks.host) role's C(vmnet_host_nad_policy)).
     type: dict
     suboptions:
       plugins:
