@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A VM's network across the host's life: reboots, libvirtd restarts, a module killed
-half-way, two runs at once."""
+"""A VM's network across the host's life: reboots, libvirtd restarts, two runs at once, hot-plug.
+(A module killed half-way: test_faults.py.)"""
 
 import json
 import os
@@ -125,31 +125,6 @@ def test_reboot_and_libvirtd_restart(podnet, make_domain, libvirt_conn, libvirt_
 
 def _owned_links(vm):
     return sorted(l['ifname'] for l in ip_json('link') if (l.get('ifalias') or '').startswith(names.owner_alias('default', vm, '')))
-
-
-def test_killed_mid_apply_the_next_run_converges(podnet, make_domain):
-    guest = make_domain('vmntkill')
-    vm = guest.name
-    pod_module(podnet, 'vm_network', manifest(vm), vm=vm, name='default')
-    args = dict(spec=manifest(vm), vm=vm, name='default', dns_servers=DNS, **podnet.pod_options())
-    with open(os.path.join(str(podnet.state_dir), 'args.json'), 'w') as handle:
-        json.dump({'ANSIBLE_MODULE_ARGS': args}, handle)
-    for delay in (0.15, 0.3, 0.45, 0.6):
-        proc = subprocess.Popen([sys.executable, '-m', 'ansible_collections.vmnet.networks.plugins.modules.vm_interface',
-                                 handle.name], env=dict(os.environ, PYTHONPATH=COLLECTIONS),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        proc.kill()
-        proc.wait()
-        result = run_module('vm_interface', **args)
-        assert not result.get('failed'), (delay, result)
-        again = run_module('vm_interface', **args)
-        assert (again['changed'], again['actions']) == (False, []), (delay, again)
-        run_module('vm_interface', state='absent', **args)
-        assert _owned_links(vm) == [], delay
-        assert sorted(l['ifname'] for l in ip_json('-n', names.pod_netns('default', vm), 'link')) == ['eth0', 'lo'], delay
-    pod_module(podnet, 'vm_network', manifest(vm), vm=vm, name='default', state='absent')
-    assert not os.path.exists(os.path.join(podnet.state_dir, names.pod_id('default', vm)))
 
 
 def test_two_runs_at_once_do_not_corrupt_state(podnet, make_domain):

@@ -7,7 +7,7 @@ the domain NIC (``<interface type='ethernet'>`` on the glue's host tap)."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.vmnet.networks.plugins.module_utils import names
+from ansible_collections.vmnet.networks.plugins.module_utils import faults, names
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import glue
 
@@ -41,6 +41,7 @@ def converge(pod, record, want, have, steps, check_mode, previous):
         actions.append('%s %s' % (verb, key))
         if not check_mode:
             step(pod, record)
+            faults.point('%s:%s' % (record['binding'], step.__name__.lstrip('_')))
     return actions
 
 
