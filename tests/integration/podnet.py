@@ -43,6 +43,7 @@ class PodNetwork(object):
         """``subnet`` None makes an IPv6-only network (then ``ipv6_subnet`` is required)."""
         tag = uuid.uuid4().hex[:6]
         self.node = 'vmnt-node-' + tag
+        self.vm = 'vmntpod' + tag      # the VM of pod_module() calls that name none
         self.bridge = 'vmntbr' + tag[:4]
         self.conf_dir = str(tmp_path / 'cni')
         self.ipam_dir = str(tmp_path / 'ipam')
@@ -100,12 +101,19 @@ class PodNetwork(object):
         return netns, addresses[0][1]
 
     def cleanup(self):
+        """Remove everything of the test; returns what vmnet itself left (a pod namespace,
+        a host link it owns, a dnsmasq, state), which a passing test must not."""
+        leaks = []
         for state in glob.glob(os.path.join(self.state_dir, '*')):
-            _kill_pidfile(os.path.join(state, 'dnsmasq.pid'))
+            if _kill_pidfile(os.path.join(state, 'dnsmasq.pid')):
+                leaks.append('dnsmasq of %s' % state)
             namespace, _sep, vm = os.path.basename(state).partition(names.ID_SEPARATOR)
             pod = names.NETNS_PREFIX + os.path.basename(state)
-            _delete_owned_host_links(namespace, vm)
-            netlink.remove_netns(pod)
+            leaks += ['host link %s' % l for l in _delete_owned_host_links(namespace, vm)]
+            if netlink.netns_exists(pod):
+                leaks.append('netns %s' % pod)
+                netlink.remove_netns(pod)
+            leaks.append('state %s' % state)
         for netns, conflist in self.clients:
             try:
                 cni.CniRuntime(CNI_BIN, self.node).delete(conflist, netns, netlink.netns_path(netns), 'eth0', None)
@@ -113,26 +121,33 @@ class PodNetwork(object):
                 pass
             netlink.remove_netns(netns)
         netlink.remove_netns(self.node)
+        return leaks
 
 
 def _kill_pidfile(path):
+    """Stop the dnsmasq of ``path``; True if one was running."""
     try:
         with open(path) as handle:
             pid = int(handle.read())
         with open('/proc/%d/cmdline' % pid) as handle:
             if 'dnsmasq' in handle.read():
                 os.kill(pid, signal.SIGTERM)
+                return True
     except (OSError, ValueError):
         pass
+    return False
 
 
 def _delete_owned_host_links(namespace, vm):
+    deleted = []
     with netlink.Namespace() as host:
         for name in host.link_names():
             link = host.link(name)
             if link and (link['alias'] or '').startswith('%s%s/%s/' % (names.OWNER_ALIAS_PREFIX, namespace, vm)):
                 host.delete(name)
+                deleted.append(name)
+    return deleted
 
 
-def pod_module(podnet, module, spec, vm='vmntpod', **args):
-    return run_module(module, spec=spec, vm=vm, **podnet.pod_options(**args))
+def pod_module(podnet, module, spec, vm=None, **args):
+    return run_module(module, spec=spec, vm=vm or podnet.vm, **podnet.pod_options(**args))

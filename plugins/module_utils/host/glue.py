@@ -50,7 +50,7 @@ def observe(glue, netns):
         return dict(glue, broken=True)
     return {'host_tap': tap['name'], 'host_veth': veth['name'], 'pod_tap': pod_tap['name'],
             'bridge': pod_tap['master'], 'mtu': tap['mtu'], 'queues': glue['queues'],
-            'multi_queue': glue['multi_queue'], 'owner': tap['alias']}
+            'multi_queue': bool(tap['multi_queue']), 'owner': tap['alias']}
 
 
 def _refuse_foreign(glue, *links):
