@@ -147,8 +147,8 @@ CASES = [
 
 
 @pytest.mark.parametrize('binding,module,point,left', CASES, ids=['%s-%s' % (c[0], c[2]) for c in CASES])
-def test_killed_at_a_point_the_next_run_converges_and_absent_leaves_nothing(podnet, make_domain, libvirt_conn,
-                                                                           binding, module, point, left):
+def test_killed_at_a_point_the_next_run_converges_and_absent_leaves_nothing(
+        podnet, make_domain, libvirt_conn, binding, module, point, left):
     guest = make_domain('vmntfault')
     vm = guest.name
     spec = manifest(vm, binding)
