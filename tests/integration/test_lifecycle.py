@@ -261,3 +261,25 @@ def test_hot_plug_and_unplug_a_secondary_interface(podnet, make_domain):
     again = pod_module(podnet, 'vm_interface', primary, vm=vm, name='default', dns_servers=DNS)
     assert (again['changed'], again['actions']) == (False, []), again
     apply(podnet, vm, state='absent')
+
+
+def test_a_foreign_link_with_a_colliding_name_survives(podnet, make_domain):
+    """A host link named as the glue's tap but without vmnet's owner alias is not vmnet's:
+    vm_interface refuses, naming it, and neither it nor ``state: absent`` touches it."""
+    guest = make_domain('vmntforeign')
+    vm = guest.name
+    net = pod_module(podnet, 'vm_network', manifest(vm), vm=vm, name='default')
+    tap = names.host_links(net['netns'], names.PRIMARY_POD_IFACE)[0]
+    subprocess.run(['ip', 'tuntap', 'add', tap, 'mode', 'tap'], check=True)
+    try:
+        before = ip_json('-d', 'link', 'show', tap)[0]
+        refused = pod_module(podnet, 'vm_interface', manifest(vm), vm=vm, name='default', dns_servers=DNS)
+        assert refused.get('failed') and tap in refused['msg'] and 'not owned by vmnet' in refused['msg'], refused
+        gone = pod_module(podnet, 'vm_interface', manifest(vm), vm=vm, name='default', state='absent')
+        assert not gone.get('failed'), gone
+        after = ip_json('-d', 'link', 'show', tap)[0]
+        assert (after['ifindex'], after.get('ifalias'), after['flags']) == (
+            before['ifindex'], before.get('ifalias'), before['flags'])
+    finally:
+        subprocess.run(['ip', 'link', 'del', tap], check=False)
+    pod_module(podnet, 'vm_network', manifest(vm), vm=vm, name='default', state='absent')
