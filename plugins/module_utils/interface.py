@@ -11,7 +11,7 @@ what it made.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.vmnet.networks.plugins.module_utils import names, status
+from ansible_collections.vmnet.networks.plugins.module_utils import faults, names, status
 from ansible_collections.vmnet.networks.plugins.module_utils.bindings import BINDINGS
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host.dhcp import Dnsmasq
@@ -63,6 +63,8 @@ def ensure(pod, spec, iface, domain, dns, check_mode):
     try:
         nic = binding.ensure_domain(domain, record, iface, nic_queues, check_mode)
         actions += nic['actions']
+        if nic['actions'] and not check_mode:
+            faults.point('domain:nic')
         actions += domain.ensure_pod_metadata(pod.vm_namespace, pod.vm, pod.state.base, check_mode)
     except Exception:
         if fresh and not check_mode:
@@ -105,7 +107,10 @@ def bind(pod, spec, iface, nic_queues, dns, check_mode, rediscover=False):
         actions = binding.apply(pod, record, check_mode, previous)
         if not check_mode:
             pod.state.write('interfaces', iface['name'], record)  # what apply learned
-        actions += sync_dhcp(pod, iface['name'], record, check_mode)
+        dhcp_actions = sync_dhcp(pod, iface['name'], record, check_mode)
+        actions += dhcp_actions
+        if dhcp_actions and not check_mode:
+            faults.point('dhcp:dnsmasq')
     except Exception:
         if fresh and not check_mode:
             remove(pod, iface, None, check_mode=False, spec=spec)

@@ -16,7 +16,7 @@ the VF (bindings/sriov.py).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.vmnet.networks.plugins.module_utils import names, nad, nad_policy, sriov_pools
+from ansible_collections.vmnet.networks.plugins.module_utils import faults, names, nad, nad_policy, sriov_pools
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, netlink
 from ansible_collections.vmnet.networks.plugins.module_utils.host.nad_store import LocalNadStore
@@ -147,6 +147,7 @@ class Pod(object):
             actions.append('create network namespace %s' % self.netns)
             if not check_mode:
                 netlink.create_netns(self.netns)
+                faults.point('pod:netns')
         if network['source'] == 'multus' and sriov_network(conflist):
             return self._ensure_sriov(network, conflist, source, record, actions, check_mode)
         add_args = cni_args
@@ -185,6 +186,7 @@ class Pod(object):
         self.state.write('networks', network['name'], record)
         try:
             record['result'] = self.cni.add(conflist, self.netns, self.netns_path, ifname, add_args, runtime_config)
+            faults.point('pod:cni-add')
             if network['source'] == 'multus' and network['primary'] and not record['result'].get('ips'):
                 raise VmnetError('network "%s": the multus delegate chosen as default must return at least one '
                                  'IP address, and %s returned none' % (network['name'], source), field='networks')

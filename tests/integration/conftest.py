@@ -5,9 +5,13 @@
 Everything a test makes is named ``vmnt*`` (so that leftovers are recognisable) and is
 removed at teardown, also when the test fails. At the end of the session, domains and
 links this session made and did not remove fail the run; other ``vmnt*`` leftovers
-(perhaps from a run beside this one) are reported.
+(perhaps from a run beside this one) are reported. What vmnet itself left of a test VM (a
+pod namespace, a host link with its owner alias, a test hook) fails the run and is left
+in place to be looked at; a test that passed and left vmnet state in its pod network
+fails at teardown (``podnet``).
 """
 
+import glob
 import os
 import re
 import subprocess
@@ -27,6 +31,9 @@ except ImportError:
     IPRoute = None
 
 from podnet import PodNetwork
+
+from ansible_collections.vmnet.networks.plugins.module_utils.names import (
+    ID_SEPARATOR, NETNS_PREFIX, OWNER_ALIAS_PREFIX)
 
 LIBVIRT_URI = 'qemu:///system'
 PREFIX = 'vmnt'
@@ -229,14 +236,26 @@ def make_tap():
 
 # --- the pod network ------------------------------------------------------------------
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, 'vmnet_' + report.when, report)
+
+
 @pytest.fixture
-def podnet(tmp_path):
-    """The default pod network of one test (see podnet.PodNetwork), removed at teardown."""
+def podnet(tmp_path, request):
+    """The default pod network of one test (see podnet.PodNetwork), removed at teardown.
+    What vmnet itself left behind (a pod, a host link it owns, a dnsmasq, state) is removed
+    too, and is an error of a test that passed: every test ends with ``state: absent``."""
     network = PodNetwork(tmp_path)
     try:
         yield network
     finally:
-        network.cleanup()
+        leaks = network.cleanup()
+    call = getattr(request.node, 'vmnet_call', None)
+    if leaks and call is not None and call.passed:
+        pytest.fail('vmnet left this behind after the test passed: %s' % ', '.join(leaks))
 
 
 # --- leftovers ------------------------------------------------------------------------
@@ -262,6 +281,26 @@ def _leftover_links():
         return sorted(name for name in names if name.startswith(PREFIX))
 
 
+def _product_leftovers():
+    """What vmnet made for a test VM (``vmnt*``) and nobody removed: pod namespaces, host
+    links carrying its owner alias, and inert test hooks (test_lifecycle.py's)."""
+    found = []
+    proc = subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE, universal_newlines=True, check=False)
+    for line in proc.stdout.splitlines():
+        name = line.split()[0] if line.strip() else ''
+        if name.startswith(NETNS_PREFIX) and name.partition(ID_SEPARATOR)[2].startswith(PREFIX):
+            found.append('netns %s' % name)
+    if IPRoute is not None:
+        with IPRoute() as ipr:
+            for link in ipr.get_links():
+                alias = link.get_attr('IFLA_IFALIAS') or ''
+                if alias.startswith(OWNER_ALIAS_PREFIX) and alias.split('/')[1:2] and \
+                        alias.split('/')[1].startswith(PREFIX):
+                    found.append('link %s (%s)' % (link.get_attr('IFLA_IFNAME'), alias))
+    found += ['hook %s' % path for path in sorted(glob.glob('/etc/libvirt/hooks/qemu.d/50-' + PREFIX + '*'))]
+    return found
+
+
 def pytest_sessionfinish(session):
     reporter = session.config.pluginmanager.get_plugin('terminalreporter')
     ours, others = [], []
@@ -269,6 +308,13 @@ def pytest_sessionfinish(session):
                               ('link', _leftover_links(), _made_links)):
         for name in names:
             (ours if name in made else others).append('%s %s' % (kind, name))
+    product = _product_leftovers()
+    if product:
+        # never removed here: a leak of the product is a failure to look at, not to hide
+        if reporter:
+            reporter.write_line('vmnet LEFTOVERS of test VMs (vmnt*), not removed: %s' % ', '.join(product),
+                                red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if others and reporter:
         reporter.write_line('vmnt* leftovers not made by this session (another run?): %s'
                             % ', '.join(others), yellow=True)

@@ -43,6 +43,7 @@ class PodNetwork(object):
         """``subnet`` None makes an IPv6-only network (then ``ipv6_subnet`` is required)."""
         tag = uuid.uuid4().hex[:6]
         self.node = 'vmnt-node-' + tag
+        self.vm = 'vmntpod' + tag      # the VM of pod_module() calls that name none
         self.bridge = 'vmntbr' + tag[:4]
         self.conf_dir = str(tmp_path / 'cni')
         self.ipam_dir = str(tmp_path / 'ipam')
@@ -56,6 +57,7 @@ class PodNetwork(object):
         self.subnet, self.ipv6_subnet, self.mtu = subnet, ipv6_subnet, mtu
         self.gateway = subnet.rsplit('.', 1)[0] + '.1' if subnet else None
         self.clients = []
+        self.vms = set()   # every VM a pod_module() call named: cleanup() looks for what vmnet left of them
         os.makedirs(self.conf_dir)
         ranges, routes = [], []
         if subnet:
@@ -111,17 +113,29 @@ class PodNetwork(object):
         return netns, addresses[0][1]
 
     def cleanup(self):
+        """Remove everything of the test; returns what vmnet itself left (a pod namespace,
+        a host link it owns, a dnsmasq, state), which a passing test must not."""
+        leaks = []
+        pods = set(('default', vm) for vm in self.vms)
         for state in glob.glob(os.path.join(self.state_dir, '*')):
-            _kill_pidfile(os.path.join(state, 'dnsmasq.pid'))
+            if _kill_dnsmasq(state):
+                leaks.append('dnsmasq of %s' % state)
             namespace, _sep, vm = os.path.basename(state).partition(names.ID_SEPARATOR)
             pod = names.NETNS_PREFIX + os.path.basename(state)
             for pidfile in glob.glob(os.path.join(state, 'passt-*.pid')):
-                _kill_pidfile(pidfile, 'passt')
+                if _kill_pidfile(pidfile, 'passt'):
+                    leaks.append('passt of %s' % state)
                 iface = os.path.basename(pidfile)[len('passt-'):-len('.pid')]
                 if os.path.lexists(passt.socket_path(pod, iface)):   # passt leaves it when killed
                     os.unlink(passt.socket_path(pod, iface))
-            _delete_owned_host_links(namespace, vm)
-            netlink.remove_netns(pod)
+            pods.add((namespace, vm))
+            leaks.append('state %s' % state)
+        for namespace, vm in sorted(pods):
+            pod = names.pod_netns(namespace, vm)
+            leaks += ['host link %s' % l for l in _delete_owned_host_links(namespace, vm)]
+            if netlink.netns_exists(pod):
+                leaks.append('netns %s' % pod)
+                netlink.remove_netns(pod)
         for netns, conflist in self.clients:
             try:
                 cni.CniRuntime(CNI_BIN, self.node).delete(conflist, netns, netlink.netns_path(netns), 'eth0', None)
@@ -129,26 +143,51 @@ class PodNetwork(object):
                 pass
             netlink.remove_netns(netns)
         netlink.remove_netns(self.node)
+        return leaks
 
 
-def _kill_pidfile(path, program='dnsmasq'):
+def _kill_pidfile(path, program):
+    """Stop the ``program`` whose PID ``path`` holds; True if one was running."""
     try:
         with open(path) as handle:
             pid = int(handle.read())
         with open('/proc/%d/cmdline' % pid) as handle:
             if program in handle.read():
                 os.kill(pid, signal.SIGTERM)
+                return True
     except (OSError, ValueError):
         pass
+    return False
+
+
+def _kill_dnsmasq(state):
+    """Stop the dnsmasq of the pod directory ``state`` (found by the configuration its
+    command line names, PID file or not); True if one was running."""
+    conf = '--conf-file=' + os.path.join(state, 'dnsmasq.conf')
+    found = False
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open('/proc/%s/cmdline' % pid, 'rb') as handle:
+                argv = handle.read().decode('utf-8', 'replace').split('\0')
+        except OSError:
+            continue
+        if argv and os.path.basename(argv[0]) == 'dnsmasq' and conf in argv:
+            os.kill(int(pid), signal.SIGTERM)
+            found = True
+    return found
 
 
 def _delete_owned_host_links(namespace, vm):
+    deleted = []
     with netlink.Namespace() as host:
         for name in host.link_names():
             link = host.link(name)
             if link and (link['alias'] or '').startswith('%s%s/%s/' % (names.OWNER_ALIAS_PREFIX, namespace, vm)):
                 host.delete(name)
+                deleted.append(name)
+    return deleted
 
 
-def pod_module(podnet, module, spec, vm='vmntpod', **args):
-    return run_module(module, spec=spec, vm=vm, **podnet.pod_options(**args))
+def pod_module(podnet, module, spec, vm=None, **args):
+    podnet.vms.add(vm or podnet.vm)
+    return run_module(module, spec=spec, vm=vm or podnet.vm, **podnet.pod_options(**args))

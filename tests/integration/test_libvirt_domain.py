@@ -6,6 +6,7 @@ domain changes, and the guest sees what happened (tools/guest/init's console lin
 
 import re
 import time
+import uuid
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -15,6 +16,10 @@ from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_domain
     DomainNics, pci_hostdev_users, render_interface)
 
 libvirt = pytest.importorskip('libvirt')
+
+# the taps of NICs on stopped domains (never made): unique per run, so that runs side by side
+# cannot meet
+NOTAP = 'vmntnt' + uuid.uuid4().hex[:6]
 
 
 def nic(name, tap, **fields):
@@ -65,7 +70,7 @@ def test_missing_domain_is_a_clear_error(libvirt_conn):
 
 def test_ensure_on_a_stopped_domain_sets_the_config_only_and_is_idempotent(make_domain):
     guest = make_domain('vmnt-ld')
-    wanted = nic('default', 'vmntnotap0', mac='52:54:00:5e:00:02', mtu=1400)
+    wanted = nic('default', NOTAP + '0', mac='52:54:00:5e:00:02', mtu=1400)
     with nics_of(guest) as nics:
         first = nics.ensure(wanted)
         assert first['changed'] and first['actions'] == ['attach "ua-default" to the persistent definition']
@@ -73,7 +78,7 @@ def test_ensure_on_a_stopped_domain_sets_the_config_only_and_is_idempotent(make_
         assert first['after']['live'] is None and not first['restart_required']
         config = first['after']['config']
         assert (config['mac'], config['mtu'], config['model'], config['target_dev']) == (
-            '52:54:00:5e:00:02', 1400, 'virtio', 'vmntnotap0')
+            '52:54:00:5e:00:02', 1400, 'virtio', NOTAP + '0')
         assert config['pci_address'] is not None  # libvirt assigned a slot
 
         xml_after_first = config_xml(guest)
@@ -91,16 +96,16 @@ def test_ensure_on_a_stopped_domain_sets_the_config_only_and_is_idempotent(make_
 def test_user_xml_outside_the_nic_stays_byte_for_byte(make_domain):
     # An unaliased NIC and another user alias are the user's; ua-default is ours, with
     # a <bandwidth> the user added to it.
-    ours = render_interface(nic('default', 'vmntnotap1', mac='52:54:00:5e:00:03')).replace(
+    ours = render_interface(nic('default', NOTAP + '1', mac='52:54:00:5e:00:03')).replace(
         '</interface>', "<bandwidth><inbound average='1000'/></bandwidth></interface>")
     theirs = ("<interface type='ethernet'><mac address='52:54:00:5e:00:04'/>"
-              "<target dev='vmntnotap2' managed='no'/><model type='e1000'/></interface>"
+              "<target dev='" + NOTAP + "2' managed='no'/><model type='e1000'/></interface>"
               "<interface type='ethernet'><mac address='52:54:00:5e:00:05'/>"
-              "<target dev='vmntnotap3' managed='no'/><alias name='ua-unrelated'/></interface>")
+              "<target dev='" + NOTAP + "3' managed='no'/><alias name='ua-unrelated'/></interface>")
     guest = make_domain('vmnt-ld', nics_xml=theirs + ours)
     before = config_xml(guest)
     with nics_of(guest) as nics:
-        result = nics.ensure(nic('default', 'vmntnotap1', mtu=1300, link_state='down'))
+        result = nics.ensure(nic('default', NOTAP + '1', mtu=1300, link_state='down'))
     assert result['actions'] == ['replace "ua-default" in the persistent definition (mtu, link_state)']
     after = config_xml(guest)
     assert without_nic(after, 'ua-default') == without_nic(before, 'ua-default')
@@ -113,11 +118,11 @@ def test_user_xml_outside_the_nic_stays_byte_for_byte(make_domain):
 def test_mac_and_slot_libvirt_chose_are_kept_when_not_given(make_domain):
     guest = make_domain('vmnt-ld')
     with nics_of(guest) as nics:
-        assigned = nics.ensure(nic('default', 'vmntnotap4'))['after']['config']
+        assigned = nics.ensure(nic('default', NOTAP + '4'))['after']['config']
         assert re.match(r'^52:54:00(:[0-9a-f]{2}){3}$', assigned['mac'])
-        replaced = nics.ensure(nic('default', 'vmntnotap4', mtu=1400))
+        replaced = nics.ensure(nic('default', NOTAP + '4', mtu=1400))
         assert replaced['changed'] and replaced['after']['config'] == dict(assigned, mtu=1400)
-        assert not nics.ensure(nic('default', 'vmntnotap4', mtu=1400))['changed']
+        assert not nics.ensure(nic('default', NOTAP + '4', mtu=1400))['changed']
 
 
 def test_check_mode_calls_nothing_that_changes_the_domain(running, make_tap):
@@ -203,7 +208,7 @@ def test_other_live_changes_wait_for_a_restart(running):
 def test_a_failed_hot_plug_takes_back_the_config_change(running):
     # The NIC's tap does not exist, so QEMU cannot open it: the hot-plug fails after
     # the persistent definition was changed, and that change must be undone.
-    late = nic('late', 'vmntnotap5', mtu=1400)
+    late = nic('late', NOTAP + '5', mtu=1400)
     running.domain.attachDeviceFlags(render_interface(late), libvirt.VIR_DOMAIN_AFFECT_CONFIG)
     before = config_xml(running)
     with nics_of(running) as nics:
@@ -234,13 +239,13 @@ def test_remove_of_an_absent_nic_changes_nothing(make_domain):
 
 
 def test_list_nics_and_vcpus(make_domain):
-    guest = make_domain('vmnt-ld', vcpus=2, nics_xml=render_interface(nic('b', 'vmntnotap6')) +
-                        render_interface(nic('a', 'vmntnotap7')) +
-                        "<interface type='ethernet'><target dev='vmntnotap8' managed='no'/></interface>")
+    guest = make_domain('vmnt-ld', vcpus=2, nics_xml=render_interface(nic('b', NOTAP + '6')) +
+                        render_interface(nic('a', NOTAP + '7')) +
+                        "<interface type='ethernet'><target dev='" + NOTAP + "8' managed='no'/></interface>")
     with nics_of(guest) as nics:
         listed = nics.list_nics()
         assert [entry['alias'] for entry in listed] == ['ua-b', 'ua-a']
-        assert listed[0]['config']['target_dev'] == 'vmntnotap6' and listed[0]['live'] is None
+        assert listed[0]['config']['target_dev'] == NOTAP + '6' and listed[0]['live'] is None
         assert nics.vcpus() == {'current': 2, 'maximum': 2}
 
 

@@ -1,10 +1,12 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A VM's network across the host's life: reboots, libvirtd restarts, a module killed
-half-way, two runs at once."""
+"""A VM's network across the host's life: reboots, libvirtd restarts, two runs at once, hot-plug.
+(A module killed half-way: test_faults.py.)"""
 
+import fcntl
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -13,13 +15,13 @@ import time
 
 import pytest
 
-from modules import COLLECTIONS, ROOT, run_module
+from conftest import unique_name
+from modules import COLLECTIONS, ROOT
 from podnet import CNI_BIN, ip_json, netns_run, pod_module
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
 
 DNS = ['10.96.0.10']
-HOOK = '/etc/libvirt/hooks/qemu.d/50-vmnet'
 
 
 def manifest(name):
@@ -39,27 +41,66 @@ def apply(podnet, vm, state='present'):
     return results
 
 
+LIBVIRTD_PIDFILE = '/run/vmnet-test/libvirtd.pid'   # scripts/libvirtd.sh's
+HOOKS_DIR = '/etc/libvirt/hooks/qemu.d'
+
+
+def _alive(pid):
+    try:
+        with open('/proc/%d/status' % pid) as handle:
+            return 'State:\tZ' not in handle.read()
+    except OSError:
+        return False
+
+
+def script_libvirtd_pid():
+    """The PID of the libvirtd that scripts/libvirtd.sh started, or None (then it is not
+    ours to restart: a distribution's libvirtd, say)."""
+    try:
+        with open(LIBVIRTD_PIDFILE) as handle:
+            pid = int(handle.read().strip())
+        with open('/proc/%d/comm' % pid) as handle:
+            return pid if handle.read().strip() == 'libvirtd' and _alive(pid) else None
+    except (OSError, ValueError):
+        return None
+
+
 def restart_libvirtd(conn):
-    for command in ('stop', 'start'):
-        subprocess.run(['bash', os.path.join(ROOT, 'scripts', 'libvirtd.sh'), command], check=True,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    """Restart the libvirtd scripts/libvirtd.sh started (that one only, by its PID; virtlogd
+    and the guests stay), and prove it restarted: it answers under a new PID."""
+    before = script_libvirtd_pid()
+    if before is None:
+        pytest.skip('libvirtd was not started by scripts/libvirtd.sh (%s): not ours to restart' % LIBVIRTD_PIDFILE)
+    os.kill(before, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while _alive(before):
+        assert time.monotonic() < deadline, 'libvirtd (pid %d) did not stop' % before
+        time.sleep(0.1)
+    subprocess.run(['bash', os.path.join(ROOT, 'scripts', 'libvirtd.sh'), 'start'], check=True,
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    after = script_libvirtd_pid()
+    assert after is not None and after != before, (before, after)
     conn.reconnect()
+    return after
 
 
 @pytest.fixture
 def libvirt_hook(tmp_path, podnet, libvirt_conn):
-    """The host role installs the re-plumbing hook (run by the distribution's Python and
-    pyroute2), then libvirtd restarts to read it; both are undone at teardown."""
-    if os.path.exists(HOOK):
-        pytest.fail('%s exists already: not ours to replace' % HOOK)
-    made_dirs = [d for d in (os.path.dirname(os.path.dirname(HOOK)), os.path.dirname(HOOK)) if not os.path.isdir(d)]
+    """``libvirt_hook(domain)``: the host role installs vmnet's re-plumbing hook (run by the
+    distribution's Python and pyroute2) into the test's own hooks directory, with the test's
+    own state, CNI and NAD dirs; libvirt reaches it through a one-line hook of this run in
+    /etc/libvirt/hooks/qemu.d that acts for ``domain`` only and does nothing once the test's
+    directory is gone (a run killed before its teardown leaves an inert hook, which the
+    leftover check reports). vmnet's own hook, if the host has it, is left alone. libvirtd
+    restarts to read the hooks directory; everything is undone at teardown."""
+    hooks = tmp_path / 'hooks'
     playbook = tmp_path / 'hook.yml'
     playbook.write_text(json.dumps([{
         'hosts': 'localhost', 'gather_facts': False,
         'roles': [{'role': 'vmnet.networks.host', 'vars': {
             'vmnet_host_install_packages': False, 'vmnet_host_state_dir': podnet.state_dir,
             'vmnet_host_cni_conf_dir': podnet.conf_dir, 'vmnet_host_lib_dir': str(tmp_path / 'lib'),
-            'vmnet_host_hook_python': '/usr/bin/python3',
+            'vmnet_host_hook_python': '/usr/bin/python3', 'vmnet_host_libvirt_hooks_dir': str(hooks),
             # the hook's own configuration: everything it uses is the test's
             'vmnet_host_hook_config': str(tmp_path / 'hook.json'), 'vmnet_host_cni_bin_dirs': CNI_BIN,
             'vmnet_host_node_netns': podnet.node, 'vmnet_host_nad_dir': podnet.nad_dir,
@@ -71,16 +112,34 @@ def libvirt_hook(tmp_path, podnet, libvirt_conn):
                            '-c', 'local', '-e', 'ansible_python_interpreter=/usr/bin/python3', str(playbook)],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
                           check=False)
+    assert proc.returncode == 0, proc.stdout
+    target = hooks / 'qemu.d' / '50-vmnet'
+    assert os.access(str(target), os.X_OK)
+    made_dirs = [d for d in (os.path.dirname(HOOKS_DIR), HOOKS_DIR) if not os.path.isdir(d)]
+    installed = []
+
+    def install(domain):
+        for directory in made_dirs:
+            os.mkdir(directory, 0o755)
+        wrapper = os.path.join(HOOKS_DIR, '50-' + unique_name('vmnt'))
+        with open(wrapper, 'w') as handle:
+            handle.write('#!/bin/sh\n# vmnet test hook (tests/integration/test_lifecycle.py), inert once its test is gone\n'
+                         '[ "$1" = %s ] && [ -x %s ] || exit 0\nexec %s "$@"\n'
+                         % (shlex.quote(domain), shlex.quote(str(target)), shlex.quote(str(target))))
+        os.chmod(wrapper, 0o755)
+        installed.append(wrapper)
+        restart_libvirtd(libvirt_conn)
+
     try:
-        assert proc.returncode == 0, proc.stdout
-        restart_libvirtd(libvirt_conn)
-        yield
+        yield install
     finally:
-        if os.path.exists(HOOK):
-            os.unlink(HOOK)
+        for wrapper in installed:
+            os.unlink(wrapper)
         for directory in reversed(made_dirs):
-            os.rmdir(directory)
-        restart_libvirtd(libvirt_conn)
+            if os.path.isdir(directory):
+                os.rmdir(directory)
+        if installed:
+            restart_libvirtd(libvirt_conn)
 
 
 def forget_host(vm, state_dir):
@@ -95,6 +154,7 @@ def forget_host(vm, state_dir):
 
 def test_reboot_and_libvirtd_restart(podnet, make_domain, libvirt_conn, libvirt_hook):
     guest = make_domain('vmntboot')
+    libvirt_hook(guest.name)
     net, _iface = apply(podnet, guest.name)
     pod_ip = net['pod_interface']['ips'][0].split('/')[0]
     guest.start()
@@ -127,49 +187,31 @@ def _owned_links(vm):
     return sorted(l['ifname'] for l in ip_json('link') if (l.get('ifalias') or '').startswith(names.owner_alias('default', vm, '')))
 
 
-def test_killed_mid_apply_the_next_run_converges(podnet, make_domain):
-    guest = make_domain('vmntkill')
+def test_a_run_waits_for_the_vm_lock(podnet, make_domain):
+    """The lock, deterministically: while the test holds the VM's lock, vm_interface waits
+    (it has changed nothing after seconds); released, it finishes; a second run then finds
+    nothing to do."""
+    guest = make_domain('vmntlock')
     vm = guest.name
     pod_module(podnet, 'vm_network', manifest(vm), vm=vm, name='default')
-    args = dict(spec=manifest(vm), vm=vm, name='default', dns_servers=DNS, **podnet.pod_options())
-    with open(os.path.join(str(podnet.state_dir), 'args.json'), 'w') as handle:
-        json.dump({'ANSIBLE_MODULE_ARGS': args}, handle)
-    for delay in (0.15, 0.3, 0.45, 0.6):
-        proc = subprocess.Popen([sys.executable, '-m', 'ansible_collections.vmnet.networks.plugins.modules.vm_interface',
-                                 handle.name], env=dict(os.environ, PYTHONPATH=COLLECTIONS),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        proc.kill()
-        proc.wait()
-        result = run_module('vm_interface', **args)
-        assert not result.get('failed'), (delay, result)
-        again = run_module('vm_interface', **args)
-        assert (again['changed'], again['actions']) == (False, []), (delay, again)
-        run_module('vm_interface', state='absent', **args)
-        assert _owned_links(vm) == [], delay
-        assert sorted(l['ifname'] for l in ip_json('-n', names.pod_netns('default', vm), 'link')) == ['eth0', 'lo'], delay
-    pod_module(podnet, 'vm_network', manifest(vm), vm=vm, name='default', state='absent')
-    assert not os.path.exists(os.path.join(podnet.state_dir, names.pod_id('default', vm)))
-
-
-def test_two_runs_at_once_do_not_corrupt_state(podnet, make_domain):
-    guest = make_domain('vmntconc')
-    vm = guest.name
-    pod_module(podnet, 'vm_network', manifest(vm), vm=vm, name='default')
+    lock_path = os.path.join(podnet.state_dir, '.locks', names.pod_id('default', vm) + '.lock')
+    interfaces = os.path.join(podnet.state_dir, names.pod_id('default', vm), 'interfaces')
     results = []
-
-    def run():
-        results.append(pod_module(podnet, 'vm_interface', manifest(vm), vm=vm, name='default', dns_servers=DNS))
-
-    threads = [threading.Thread(target=run) for _index in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert [r.get('failed', False) for r in results] == [False, False], results
-    assert sorted(r['changed'] for r in results) == [False, True]   # the second waited, then found it done
-    with open(os.path.join(podnet.state_dir, names.pod_id('default', vm), 'interfaces', 'default.json')) as handle:
+    with open(lock_path, 'r+') as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        runner = threading.Thread(target=lambda: results.append(
+            pod_module(podnet, 'vm_interface', manifest(vm), vm=vm, name='default', dns_servers=DNS)))
+        runner.start()
+        runner.join(timeout=4)   # the module needs ~1 s when it is not kept waiting
+        assert runner.is_alive() and results == [], results
+        assert not os.path.exists(interfaces) and _owned_links(vm) == []
+    runner.join(timeout=60)
+    assert not runner.is_alive()
+    assert not results[0].get('failed') and results[0]['changed'], results
+    with open(os.path.join(interfaces, 'default.json')) as handle:
         assert json.load(handle)['interface'] == 'default'
+    again = pod_module(podnet, 'vm_interface', manifest(vm), vm=vm, name='default', dns_servers=DNS)
+    assert (again['changed'], again['actions']) == (False, []), again
     apply(podnet, vm, state='absent')
 
 
@@ -200,6 +242,10 @@ def test_hot_plug_and_unplug_a_secondary_interface(podnet, make_domain):
     pod_iface = names.pod_iface('red', primary=False)
     assert iface['interface']['podInterfaceName'] == pod_iface
 
+    def red_links():
+        return [l['ifname'] for l in ip_json('link') if l.get('ifalias') == names.owner_alias('default', vm, 'red')]
+
+    assert len(red_links()) == 2    # the glue of "red": a tap and a veth
     unplugged = json.loads(json.dumps(plugged))
     unplugged['spec']['template']['spec']['domain']['devices']['interfaces'][1]['state'] = 'absent'
     gone = pod_module(podnet, 'vm_interface', unplugged, vm=vm, name='red')
@@ -208,9 +254,32 @@ def test_hot_plug_and_unplug_a_secondary_interface(podnet, make_domain):
     assert not pod_module(podnet, 'vm_network', unplugged, vm=vm, name='red', state='absent').get('failed')
     pod_links = [l['ifname'] for l in ip_json('-n', names.pod_netns('default', vm), 'link')]
     assert not [n for n in pod_links if pod_iface[3:] in n], pod_links
-    assert [l for l in _owned_links(vm) if 'red' in l] == []
+    # the owner alias names the interface: no host link of "red" is left, the primary's are
+    assert red_links() == [] and len(_owned_links(vm)) == 2, _owned_links(vm)
     assert 'ua-red' not in guest.domain.XMLDesc(0)
     # the primary carries on
     again = pod_module(podnet, 'vm_interface', primary, vm=vm, name='default', dns_servers=DNS)
     assert (again['changed'], again['actions']) == (False, []), again
     apply(podnet, vm, state='absent')
+
+
+def test_a_foreign_link_with_a_colliding_name_survives(podnet, make_domain):
+    """A host link named as the glue's tap but without vmnet's owner alias is not vmnet's:
+    vm_interface refuses, naming it, and neither it nor ``state: absent`` touches it."""
+    guest = make_domain('vmntforeign')
+    vm = guest.name
+    net = pod_module(podnet, 'vm_network', manifest(vm), vm=vm, name='default')
+    tap = names.host_links(net['netns'], names.PRIMARY_POD_IFACE)[0]
+    subprocess.run(['ip', 'tuntap', 'add', tap, 'mode', 'tap'], check=True)
+    try:
+        before = ip_json('-d', 'link', 'show', tap)[0]
+        refused = pod_module(podnet, 'vm_interface', manifest(vm), vm=vm, name='default', dns_servers=DNS)
+        assert refused.get('failed') and tap in refused['msg'] and 'not owned by vmnet' in refused['msg'], refused
+        gone = pod_module(podnet, 'vm_interface', manifest(vm), vm=vm, name='default', state='absent')
+        assert not gone.get('failed'), gone
+        after = ip_json('-d', 'link', 'show', tap)[0]
+        assert (after['ifindex'], after.get('ifalias'), after['flags']) == (
+            before['ifindex'], before.get('ifalias'), before['flags'])
+    finally:
+        subprocess.run(['ip', 'link', 'del', tap], check=False)
+    pod_module(podnet, 'vm_network', manifest(vm), vm=vm, name='default', state='absent')

@@ -8,7 +8,6 @@ router, which it maps to the host's 127.0.0.1), the guest connects to nothing el
 forward listens on 127.0.0.1 only.
 """
 
-import errno
 import signal
 import socket
 import subprocess
@@ -27,8 +26,6 @@ from ansible_collections.vmnet.networks.plugins.module_utils import names
 from ansible_collections.vmnet.networks.plugins.module_utils.bindings import slirp
 from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_qemu_args import QEMU_NS
 
-# slirp forwards a port to the same port of the guest, whose httpd listens on 80 and 8080.
-GUEST_PORT = 8080
 SEARCH = ['default.svc.cluster.local']
 # A TCP server on the host's loopback: prints its port, then each peer's address.
 LOOPBACK_SERVER = r'''
@@ -90,15 +87,13 @@ def wait_http(url, expected, timeout=60):
 
 
 @pytest.fixture
-def guest_port_free():
-    """The forward binds 127.0.0.1:8080 on the host: skip when something else has it."""
+def guest_port():
+    """A port free on the host's loopback, chosen per run: slirp forwards 127.0.0.1:<port> to
+    the same port of the guest, whose httpd serves it too (vmnet.httpd)."""
     probe = socket.socket()
     try:
-        probe.bind(('127.0.0.1', GUEST_PORT))
-    except OSError as err:
-        if err.errno != errno.EADDRINUSE:
-            raise
-        pytest.skip('127.0.0.1:%d is in use on this host; the slirp forward needs it' % GUEST_PORT)
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
     finally:
         probe.close()
 
@@ -114,10 +109,10 @@ def loopback_server():
         proc.wait(timeout=10)
 
 
-def test_slirp_lease_forward_outbound_status_and_absent(podnet, make_domain, guest_port_free, loopback_server):
+def test_slirp_lease_forward_outbound_status_and_absent(podnet, make_domain, guest_port, loopback_server):
     server, server_port = loopback_server
-    guest = make_domain('vmntslirp', cmdline='vmnet.connect=10.0.2.2:%d' % server_port)
-    spec = manifest(guest.name, [{'name': 'http', 'port': GUEST_PORT, 'protocol': 'TCP'}])
+    guest = make_domain('vmntslirp', cmdline='vmnet.connect=10.0.2.2:%d vmnet.httpd=%d' % (server_port, guest_port))
+    spec = manifest(guest.name, [{'name': 'http', 'port': guest_port, 'protocol': 'TCP'}])
     net = pod_module(podnet, 'vm_network', spec, vm=guest.name, name='default', permit_slirp_interface=True)
     pod_ip = net['pod_interface']['ips'][0].split('/')[0]
 
@@ -125,7 +120,7 @@ def test_slirp_lease_forward_outbound_status_and_absent(podnet, make_domain, gue
     xml = guest.domain.XMLDesc(0)
     preview = interface(podnet, spec, guest.name, check_mode=True, diff=True)
     assert preview['changed'] and preview['diff']['after']['domain_nic']['config']['hostfwd'] == [
-        'tcp:127.0.0.1:%d-:%d' % (GUEST_PORT, GUEST_PORT)]
+        'tcp:127.0.0.1:%d-:%d' % (guest_port, guest_port)]
     assert guest.domain.XMLDesc(0) == xml
 
     made = interface(podnet, spec, guest.name)
@@ -136,7 +131,7 @@ def test_slirp_lease_forward_outbound_status_and_absent(podnet, make_domain, gue
                                  'infoSource': 'domain'}
     assert qemu_args(guest.domain) == [
         '-netdev', 'user,id=ua-default,net=10.0.2.0/24,hostname=%s,dnssearch=%s,hostfwd=tcp:127.0.0.1:%d-:%d'
-        % (guest.name, SEARCH[0], GUEST_PORT, GUEST_PORT),
+        % (guest.name, SEARCH[0], guest_port, guest_port),
         '-device', '{"driver":"e1000","netdev":"ua-default","id":"ua-default","mac":"%s"}' % mac]
     again = interface(podnet, spec, guest.name)
     assert (again['changed'], again['actions'], again['restart_required']) == (False, [], False), again
@@ -151,7 +146,7 @@ def test_slirp_lease_forward_outbound_status_and_absent(podnet, make_domain, gue
         mac, '10.0.2.15', '24', '10.0.2.2', '10.0.2.3')
     assert (lease['hostname'], lease['search']) == (guest.name, SEARCH[0])
     wait_console(guest, 'VMNET-PING if=eth0 dst=10.0.2.2 ok')
-    wait_http('http://127.0.0.1:%d/' % GUEST_PORT, 'hello-from-%s' % guest.name)
+    wait_http('http://127.0.0.1:%d/' % guest_port, 'hello-from-%s' % guest.name)
     wait_console(guest, 'VMNET-CONNECT dst=10.0.2.2:%d ok' % server_port)
     assert server.stdout.readline().strip() == '127.0.0.1'
 
@@ -164,13 +159,13 @@ def test_slirp_lease_forward_outbound_status_and_absent(podnet, make_domain, gue
     assert changed['actions'] == ['replace "ua-default" on the QEMU command line of the persistent '
                                   'definition (hostfwd)'] and changed['restart_required'], changed
     assert 'hostfwd' not in qemu_args(guest.domain)[1]
-    assert urllib.request.urlopen('http://127.0.0.1:%d/' % GUEST_PORT, timeout=4).read()  # still forwarded
+    assert urllib.request.urlopen('http://127.0.0.1:%d/' % guest_port, timeout=4).read()  # still forwarded
     guest.domain.destroy()
     guest.start()
     again = interface(podnet, no_ports, guest.name)
     assert (again['changed'], again['restart_required']) == (False, False), again
     with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(('127.0.0.1', GUEST_PORT), timeout=4)
+        socket.create_connection(('127.0.0.1', guest_port), timeout=4)
 
     # absent: check mode first, then for real, twice
     xml = guest.domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)

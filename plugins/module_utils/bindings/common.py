@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import hashlib
 
-from ansible_collections.vmnet.networks.plugins.module_utils import names
+from ansible_collections.vmnet.networks.plugins.module_utils import faults, names
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import glue
 
@@ -49,6 +49,7 @@ def converge(pod, record, want, have, steps, check_mode, previous):
         actions.append('%s %s' % (verb, key))
         if not check_mode:
             step(pod, record)
+            faults.point('%s:%s' % (record['binding'], step.__name__.lstrip('_')))
     return actions
 
 

@@ -23,7 +23,7 @@ __metaclass__ = type
 
 from contextlib import contextmanager
 
-from ansible_collections.vmnet.networks.plugins.module_utils import nad, sriov, sriov_allocation, sriov_pools
+from ansible_collections.vmnet.networks.plugins.module_utils import faults, nad, sriov, sriov_allocation, sriov_pools
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_domain
 from ansible_collections.vmnet.networks.plugins.module_utils.host.sriov_netlink import ZERO_MAC, PfNetlink
@@ -110,6 +110,8 @@ def apply(pod, record, check_mode, previous=None):
         result = sriov_allocation.allocate(host, pod.state, pools, record['resource'], record['interface'],
                                            record['settings'], check_mode)
     record['pci_address'] = result['record']['pci_address']
+    if not check_mode:
+        faults.point('sriov:allocate')
     return result['actions']
 
 

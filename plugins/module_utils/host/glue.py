@@ -19,7 +19,7 @@ glue's shape: a faster one (a tc BPF redirect, say) replaces this file.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.vmnet.networks.plugins.module_utils import names
+from ansible_collections.vmnet.networks.plugins.module_utils import faults, names
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import netlink
 
@@ -50,7 +50,7 @@ def observe(glue, netns):
         return dict(glue, broken=True)
     return {'host_tap': tap['name'], 'host_veth': veth['name'], 'pod_tap': pod_tap['name'],
             'bridge': pod_tap['master'], 'mtu': tap['mtu'], 'queues': glue['queues'],
-            'multi_queue': glue['multi_queue'], 'owner': tap['alias']}
+            'multi_queue': bool(tap['multi_queue']), 'owner': tap['alias']}
 
 
 def _refuse_foreign(glue, *links):
@@ -63,7 +63,9 @@ def _refuse_foreign(glue, *links):
 def create(glue, netns):
     with netlink.Namespace() as host:
         host.add_tap(glue['host_tap'], glue['mtu'], glue['multi_queue'], glue['owner'])
+        faults.point('glue:host-tap')
         host.add_veth_into(glue['host_veth'], glue['pod_tap'], netns, glue['mtu'], glue['owner'])
+        faults.point('glue:veth')
         for ifname in (glue['host_tap'], glue['host_veth']):
             # keep the host stack off these links (no IPv6 link-local, no router solicitations)
             with open('/proc/sys/net/ipv6/conf/%s/disable_ipv6' % ifname, 'w') as handle:

@@ -79,6 +79,15 @@ def _family_of(address):
     return socket.AF_INET6 if ':' in address else socket.AF_INET
 
 
+def _tun_multi_queue(info):
+    """IFLA_TUN_MULTI_QUEUE of a tun/tap's link info as a bool, None for other kinds."""
+    if not info or info.get_attr('IFLA_INFO_KIND') != 'tun':
+        return None
+    data = info.get_attr('IFLA_INFO_DATA')
+    value = data.get_attr('IFLA_TUN_MULTI_QUEUE') if data is not None and hasattr(data, 'get_attr') else None
+    return None if value is None else bool(value)
+
+
 class Namespace(object):
     """Links of one namespace (``None`` = the host's), observed as plain dicts."""
 
@@ -101,7 +110,9 @@ class Namespace(object):
         return found[0] if found else None
 
     def link(self, ifname):
-        """A link as ``{index, name, kind, mac, mtu, up, master, alias}``; None if absent."""
+        """A link as ``{index, name, kind, mac, mtu, up, master, alias, multi_queue}``; None
+        if absent. ``multi_queue`` is the kernel's IFF_MULTI_QUEUE of a tun/tap (None for
+        other kinds)."""
         index = self._index(ifname)
         if index is None:
             return None
@@ -117,6 +128,7 @@ class Namespace(object):
             'up': bool(msg['flags'] & 1),
             'master': self._name_of(master) if master else None,
             'alias': msg.get_attr('IFLA_IFALIAS'),
+            'multi_queue': _tun_multi_queue(info),
         }
 
     def _name_of(self, index):

@@ -1,0 +1,180 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A run killed at every known point of the pod and of the bindings (VMNET_FAULT, see
+plugins/module_utils/faults.py): the partial state that point leaves exists, the next run
+converges (and the one after it changes nothing), and ``state: absent`` leaves the host as
+it was before the VM (a whole-host snapshot)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+import snapshot
+from modules import COLLECTIONS
+from podnet import ip_json, netns_run, pod_module
+
+from ansible_collections.vmnet.networks.plugins.module_utils import faults, names
+
+DNS = ['10.96.0.10']
+
+
+def manifest(name, binding):
+    return {'apiVersion': 'kubevirt.io/v1', 'kind': 'VirtualMachine', 'metadata': {'name': name},
+            'spec': {'template': {'spec': {'domain': {'devices': {'interfaces': [{'name': 'default', binding: {}}]}},
+                                           'networks': [{'name': 'default', 'pod': {}}]}}}}
+
+
+def killed_run(podnet, module, spec, vm, point, **extra):
+    """Run ``module`` with VMNET_FAULT=point: it must die by SIGKILL at that point."""
+    args = dict(spec=spec, vm=vm, name='default', _ansible_check_mode=False, _ansible_diff=False,
+                **podnet.pod_options(**extra))
+    path = os.path.join(podnet.state_dir + '-args.json')
+    with open(path, 'w') as handle:
+        json.dump({'ANSIBLE_MODULE_ARGS': args}, handle)
+    proc = subprocess.run([sys.executable, '-m', 'ansible_collections.vmnet.networks.plugins.modules.' + module, path],
+                          env=dict(os.environ, PYTHONPATH=COLLECTIONS, **{faults.ENV: point}), cwd='/',
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120,
+                          check=False)
+    os.unlink(path)
+    assert proc.returncode == -signal.SIGKILL, 'not killed at %s (rc %d): %s %s' % (
+        point, proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
+
+
+def _pod_links(netns):
+    try:
+        return dict((l['ifname'], l) for l in ip_json('-n', netns, '-d', 'link'))
+    except ValueError:
+        return {}
+
+
+def _host_owned(vm):
+    prefix = names.owner_alias('default', vm, '')
+    return sorted(l['ifname'] for l in ip_json('link') if (l.get('ifalias') or '').startswith(prefix))
+
+
+# What each point leaves, seen from outside: (netns, vm, podnet, guest) -> None (asserts)
+def _netns_only(ns, vm, podnet, guest):
+    assert os.path.exists('/run/netns/' + ns)
+    assert 'eth0' not in _pod_links(ns)
+
+
+def _cni_added(ns, vm, podnet, guest):
+    assert 'eth0' in _pod_links(ns)
+    with open(os.path.join(podnet.state_dir, names.pod_id('default', vm), 'networks', 'default.json')) as handle:
+        assert json.load(handle)['result'] is None   # the ADD ran, its result was never recorded
+
+
+def _bridge_made(ns, vm, podnet, guest):
+    links = _pod_links(ns)
+    assert names.bridge_name('eth0') in links and links['eth0']['linkinfo']['info_kind'] == 'veth', links
+
+
+def _nic_renamed(ns, vm, podnet, guest):
+    links = _pod_links(ns)
+    assert links[names.renamed_nic('eth0')]['master'] == names.bridge_name('eth0')
+    assert 'eth0' not in links and _host_owned(vm) == []
+
+
+def _host_tap_only(ns, vm, podnet, guest):
+    owned = _host_owned(vm)
+    assert len(owned) == 1, owned   # the tap, not yet its veth
+
+
+def _veth_made(ns, vm, podnet, guest):
+    assert len(_host_owned(vm)) == 2
+    assert names.pod_tap('eth0') in _pod_links(ns)
+
+
+def _glue_whole(ns, vm, podnet, guest):
+    assert len(_host_owned(vm)) == 2
+    assert _pod_links(ns)[names.pod_tap('eth0')].get('master') == names.bridge_name('eth0')
+
+
+def _placeholder_made(ns, vm, podnet, guest):
+    assert _pod_links(ns)['eth0']['linkinfo']['info_kind'] in ('tun', 'dummy')
+
+
+def _arp_ignore_set(ns, vm, podnet, guest):
+    assert netns_run(ns, 'cat', '/proc/sys/net/ipv4/conf/all/arp_ignore').stdout.strip() == '1'
+
+
+def _dnsmasq_running(ns, vm, podnet, guest):
+    pids = subprocess.run(['ip', 'netns', 'pids', ns], stdout=subprocess.PIPE, universal_newlines=True,
+                          check=True).stdout.split()
+    assert [p for p in pids if 'dnsmasq' in snapshot.process(p)], pids
+    assert "alias name='ua-default'" not in guest.domain.XMLDesc(2)
+
+
+def _nic_defined(ns, vm, podnet, guest):
+    assert "<alias name='ua-default'/>" in guest.domain.XMLDesc(2)
+
+
+def _masq_sysctl(ns, vm, podnet, guest):
+    assert netns_run(ns, 'cat', '/proc/sys/net/ipv4/ip_forward').stdout.strip() == '1'
+    assert 'vmnet' not in netns_run(ns, 'nft', 'list', 'tables').stdout
+
+
+def _masq_nft(ns, vm, podnet, guest):
+    assert netns_run(ns, 'nft', 'list', 'tables').stdout.strip()
+
+
+def _masq_bridge(ns, vm, podnet, guest):
+    assert names.bridge_name('eth0') in _pod_links(ns) and _host_owned(vm) == []
+
+
+CASES = [
+    ('bridge', 'vm_network', 'pod:netns', _netns_only),
+    ('bridge', 'vm_network', 'pod:cni-add', _cni_added),
+    ('bridge', 'vm_interface', 'bridge:bridge', _bridge_made),
+    ('bridge', 'vm_interface', 'bridge:nic', _nic_renamed),
+    ('bridge', 'vm_interface', 'glue:host-tap', _host_tap_only),
+    ('bridge', 'vm_interface', 'glue:veth', _veth_made),
+    ('bridge', 'vm_interface', 'bridge:make_glue', _glue_whole),
+    ('bridge', 'vm_interface', 'bridge:placeholder', _placeholder_made),
+    ('bridge', 'vm_interface', 'bridge:arp_ignore', _arp_ignore_set),
+    ('bridge', 'vm_interface', 'dhcp:dnsmasq', _dnsmasq_running),
+    ('bridge', 'vm_interface', 'domain:nic', _nic_defined),
+    ('masquerade', 'vm_interface', 'masquerade:bridge', _masq_bridge),
+    ('masquerade', 'vm_interface', 'masquerade:make_glue', _glue_whole),
+    ('masquerade', 'vm_interface', 'masquerade:sysctl', _masq_sysctl),
+    ('masquerade', 'vm_interface', 'masquerade:nftables', _masq_nft),
+    ('masquerade', 'vm_interface', 'domain:nic', _nic_defined),
+]
+
+
+@pytest.mark.parametrize('binding,module,point,left', CASES, ids=['%s-%s' % (c[0], c[2]) for c in CASES])
+def test_killed_at_a_point_the_next_run_converges_and_absent_leaves_nothing(
+        podnet, make_domain, libvirt_conn, binding, module, point, left):
+    guest = make_domain('vmntfault')
+    vm = guest.name
+    spec = manifest(vm, binding)
+    extra = {}
+    iface_extra = dict(extra, dns_servers=DNS)
+    ns = names.pod_netns('default', vm)
+    before = snapshot.take(netns=[ns], state_dirs=[podnet.state_dir], domains=[vm], conn=libvirt_conn)
+
+    if module == 'vm_interface':
+        assert not pod_module(podnet, 'vm_network', spec, vm=vm, name='default', **extra).get('failed')
+    killed_run(podnet, module, spec, vm, point, **(iface_extra if module == 'vm_interface' else extra))
+    left(ns, vm, podnet, guest)   # the partial state of that point exists
+
+    steps = [('vm_network', extra), ('vm_interface', iface_extra)]
+    for step, args in steps:
+        result = pod_module(podnet, step, spec, vm=vm, name='default', **args)
+        assert not result.get('failed') and result['changed'] == (step == module or step == 'vm_interface'), (
+            point, step, result)
+    for step, args in steps:
+        again = pod_module(podnet, step, spec, vm=vm, name='default', **args)
+        assert (again.get('failed'), again['changed'], again['actions']) == (None, False, []), (point, step, again)
+    assert "<alias name='ua-default'/>" in guest.domain.XMLDesc(2)
+
+    for step, args in reversed(steps):
+        gone = pod_module(podnet, step, spec, vm=vm, name='default', state='absent', **args)
+        assert not gone.get('failed'), (point, step, gone)
+    after = snapshot.take(netns=[ns], state_dirs=[podnet.state_dir], domains=[vm], conn=libvirt_conn)
+    changed = snapshot.diff(before, after)
+    assert changed == [], '%s:\n%s' % (point, '\n'.join(changed))
