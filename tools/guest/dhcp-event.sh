@@ -6,7 +6,7 @@
 #   VMNET-LEASE if= mac= ip= mask= router= dns= domain= search= hostname= mtu=
 #               serverid= lease= staticroutes=            (every bound/renew)
 #   VMNET-STATIC if=<if> ip=<ip>/<prefix>
-#   VMNET-PING if=<if> dst=<router> ok|fail                (3 pings; only with a router)
+#   VMNET-PING if=<if> dst=<router> ok|fail                (3 pings, up to 5 rounds; only with a router)
 # and applies the address, the routes (option 121 when given, else the router) and
 # the MTU, and names the guest (hostname, httpd's page) after the lease's hostname.
 export PATH=/bin
@@ -56,7 +56,12 @@ name_guest() {
 ping_router() {
   local dst=${router%% *} result=fail
   [ -n "$dst" ] || return 0
-  ping -c 3 -W 2 -I "$interface" "$dst" >/dev/null 2>&1 && result=ok
+  # up to 5 rounds: a NIC model that resets its adapter when configured (e1000) drops the
+  # carrier for a moment right after the lease
+  for _round in 1 2 3 4 5; do
+    ping -c 3 -W 2 -I "$interface" "$dst" >/dev/null 2>&1 && { result=ok; break; }
+    sleep 1
+  done
   echo "VMNET-PING if=$interface dst=$dst $result" > /dev/console
 }
 
