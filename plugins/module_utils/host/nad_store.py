@@ -28,20 +28,11 @@ try:
     _Dumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
         'tag:yaml.org,2002:str', text, style='|' if '\n' in text else None))
 
-    class _Loader(yaml.SafeLoader):
-        """YAML without anchors and aliases."""
-
-        def compose_node(self, parent, index):
-            event = self.peek_event()
-            if isinstance(event, yaml.AliasEvent) or getattr(event, 'anchor', None) is not None:
-                raise yaml.composer.ComposerError(None, None, 'YAML anchors and aliases are not allowed',
-                                                  event.start_mark)
-            return super(_Loader, self).compose_node(parent, index)
-
     HAS_YAML = True
 except ImportError:
     HAS_YAML = False
 
+from ansible_collections.vmnet.networks.plugins.module_utils import safe_yaml
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import files
 
@@ -68,7 +59,7 @@ class LocalNadStore(object):
         path = self.location(namespace, name)
         try:
             text = files.read_text(self._path(namespace, name), limit=MAX_NAD_BYTES)
-            manifest = yaml.load(text, Loader=_Loader) if text is not None else None
+            manifest = safe_yaml.load(text) if text is not None else None
         except (OSError, yaml.YAMLError, VmnetError) as exc:
             raise VmnetError('cannot read NetworkAttachmentDefinition %s: %s' % (path, exc))
         if text is None:

@@ -4,7 +4,7 @@
 """A manifest given as text: what a survey's textarea (AWX) or a file lookup hands over.
 
 JSON is read with the standard library; YAML needs PyYAML and is read with a safe loader
-that refuses aliases (no billion-laughs expansion) and custom tags. The text is bounded.
+without anchors and aliases (safe_yaml) and without custom tags. The text is bounded.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -12,22 +12,9 @@ __metaclass__ = type
 
 import json
 
-try:
-    import yaml
-    HAS_YAML = True
-except ImportError:  # JSON text and dicts still work
-    yaml = None
-    HAS_YAML = False
+from ansible_collections.vmnet.networks.plugins.module_utils import safe_yaml
 
 MAX_TEXT = 1024 * 1024
-
-if HAS_YAML:
-    class _NoAliasLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
-        def compose_node(self, parent, index):
-            if self.check_event(yaml.AliasEvent):
-                event = self.peek_event()
-                raise yaml.composer.ComposerError(None, None, 'aliases are not allowed', event.start_mark)
-            return super(_NoAliasLoader, self).compose_node(parent, index)
 
 
 def load(value, field='manifest'):
@@ -44,12 +31,12 @@ def load(value, field='manifest'):
             data = json.loads(value)
         except ValueError as exc:
             return None, [_error(field, 'not valid JSON: %s' % exc)]
-    elif not HAS_YAML:
+    elif not safe_yaml.HAS_YAML:
         return None, [_error(field, 'YAML text needs PyYAML on the host (python3-yaml); give JSON text or a mapping')]
     else:
         try:
-            data = yaml.load(value, Loader=_NoAliasLoader)  # nosec: a SafeLoader without aliases
-        except yaml.YAMLError as exc:
+            data = safe_yaml.load(value)
+        except safe_yaml.yaml.YAMLError as exc:
             return None, [_error(field, 'not valid YAML: %s' % ' '.join(str(exc).split()))]
     if not isinstance(data, dict):
         return None, [_error(field, 'the text must hold a mapping (a manifest), not %s' % type(data).__name__)]
