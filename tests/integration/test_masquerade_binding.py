@@ -36,6 +36,9 @@ while True:
 '''
 
 
+# Guest IPv6 fails intermittently late in the full suite and passes alone; cause open.
+IPV6_FLAKE = 'guest IPv6 intermittently fails late in the full suite (passes alone)'
+
 def manifest(name, ports=None, cidr=None):
     iface = {'name': 'default', 'masquerade': {}}
     if ports is not None:
@@ -198,7 +201,7 @@ def _zombie(pid):
         return True
 
 
-@pytest.mark.xfail(strict=False, reason='guest IPv6 intermittently fails late in the full suite (passes alone); under investigation, see the closing note of this landing')
+@pytest.mark.xfail(strict=False, reason=IPV6_FLAKE)
 @pytest.mark.parametrize('stack', ['dual', 'ipv6-only'])
 def test_ipv6_dhcpv6_router_advertisements_and_nat(tmp_path, make_domain, peer_server, stack):
     network = PodNetwork(tmp_path, subnet='10.250.8.0/24' if stack == 'dual' else None,

@@ -54,6 +54,9 @@ SHAPES = {
 }
 
 
+# Guest IPv6 fails intermittently late in the full suite and passes alone; cause open.
+IPV6_FLAKE = 'guest IPv6 intermittently fails late in the full suite (passes alone)'
+
 def spec_of(name, shape, ports=None, mac=None):
     """The normalised spec (vm_spec's output) of a VM with one passt interface of ``shape``."""
     method, options = SHAPES[shape]
@@ -242,7 +245,7 @@ def test_the_three_manifest_shapes_build_the_same_pod_and_domain(podnet, make_do
                             '"mac":"52:54:00:00:00:99"}']
 
 
-@pytest.mark.xfail(strict=False, reason='guest IPv6 intermittently fails late in the full suite (passes alone); under investigation, see the closing note of this landing')
+@pytest.mark.xfail(strict=False, reason=IPV6_FLAKE)
 def test_dual_stack_pod(tmp_path, make_domain, peer_server):
     """On a dual-stack pod the guest gets both of the pod's addresses: IPv4 by DHCP, IPv6 by
     DHCPv6 (passt's router advertisement sets the M flag and gives the default route, from its
