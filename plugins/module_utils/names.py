@@ -48,24 +48,23 @@ INTERFACE_NAME_MESSAGE = ('Network interface name can only contain alphabetical 
                           'dashes (-) or underscores (_)')
 
 
+def _length_and_pattern_errors(value, limit, pattern, message):
+    errors = []
+    if len(value) > limit:
+        errors.append('must be no more than %d characters' % limit)
+    if not pattern.fullmatch(value):
+        errors.append(message)
+    return errors
+
+
 def dns1123_label_errors(value):
     """Kubernetes' ``IsDNS1123Label``: the list of what is wrong with ``value`` (empty: valid)."""
-    errors = []
-    if len(value) > DNS1123_LABEL_MAX:
-        errors.append('must be no more than %d characters' % DNS1123_LABEL_MAX)
-    if not DNS1123_LABEL.fullmatch(value):
-        errors.append(_LABEL_MESSAGE)
-    return errors
+    return _length_and_pattern_errors(value, DNS1123_LABEL_MAX, DNS1123_LABEL, _LABEL_MESSAGE)
 
 
 def dns1123_subdomain_errors(value):
     """Kubernetes' ``IsDNS1123Subdomain``: the list of what is wrong with ``value``."""
-    errors = []
-    if len(value) > DNS1123_SUBDOMAIN_MAX:
-        errors.append('must be no more than %d characters' % DNS1123_SUBDOMAIN_MAX)
-    if not DNS1123_SUBDOMAIN.fullmatch(value):
-        errors.append(_SUBDOMAIN_MESSAGE)
-    return errors
+    return _length_and_pattern_errors(value, DNS1123_SUBDOMAIN_MAX, DNS1123_SUBDOMAIN, _SUBDOMAIN_MESSAGE)
 
 
 def check_vm_identity(namespace, name, name_field='metadata.name', namespace_field='metadata.namespace'):
