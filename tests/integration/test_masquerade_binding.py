@@ -39,6 +39,7 @@ while True:
 # Guest IPv6 fails intermittently late in the full suite and passes alone; cause open.
 IPV6_FLAKE = 'guest IPv6 intermittently fails late in the full suite (passes alone)'
 
+
 def manifest(name, ports=None, cidr=None):
     iface = {'name': 'default', 'masquerade': {}}
     if ports is not None:

@@ -57,6 +57,7 @@ SHAPES = {
 # Guest IPv6 fails intermittently late in the full suite and passes alone; cause open.
 IPV6_FLAKE = 'guest IPv6 intermittently fails late in the full suite (passes alone)'
 
+
 def spec_of(name, shape, ports=None, mac=None):
     """The normalised spec (vm_spec's output) of a VM with one passt interface of ``shape``."""
     method, options = SHAPES[shape]
