@@ -11,10 +11,14 @@ what it made.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.vmnet.networks.plugins.module_utils import faults, names, status
+from contextlib import contextmanager
+
+from ansible_collections.vmnet.networks.plugins.module_utils import faults, names, sriov, status
 from ansible_collections.vmnet.networks.plugins.module_utils.bindings import BINDINGS
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
+from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_domain, sriov_netlink
 from ansible_collections.vmnet.networks.plugins.module_utils.host.dhcp import Dnsmasq
+from ansible_collections.vmnet.networks.plugins.module_utils.host.sysfs import Sysfs
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import plugins
 
 MAX_QUEUES = 256
@@ -38,6 +42,18 @@ def queues(spec, iface, domain):
     if not spec.get('networkInterfaceMultiqueue') or iface['model'] != 'virtio':
         return None
     return min(domain.vcpus()['current'], MAX_QUEUES)
+
+
+@contextmanager
+def sriov_host(pod, ifaces, uri):
+    """When one of ``ifaces`` has the sriov binding, this host's SR-IOV side for the run
+    (``pod.sriov_host``), with the VFs that libvirt domains (running or defined) use."""
+    if not any(iface['binding'] == 'sriov' for iface in ifaces):
+        yield
+        return
+    with sriov_netlink.PfNetlink() as pf_netlink:
+        pod.sriov_host = sriov.Host(Sysfs(), pf_netlink, libvirt_domain.pci_hostdev_users(uri))
+        yield
 
 
 def sync_dhcp(pod, iface_name, record, check_mode):

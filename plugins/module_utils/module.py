@@ -8,16 +8,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import traceback
-from contextlib import contextmanager
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ansible_collections.vmnet.networks.plugins.module_utils import nad_policy, names, sriov
+from ansible_collections.vmnet.networks.plugins.module_utils import nad_policy, names
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, k8s, libvirt_domain, nad_store, netlink, sriov_netlink
-from ansible_collections.vmnet.networks.plugins.module_utils.host.sysfs import Sysfs
+from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, k8s, nad_store, netlink
 from ansible_collections.vmnet.networks.plugins.module_utils.pod import Pod
-from ansible_collections.vmnet.networks.plugins.module_utils.spec import normalize
+from ansible_collections.vmnet.networks.plugins.module_utils.spec import describe, normalize
 
 DEFAULT_NAMESPACE = 'default'
 POD_ARGUMENT_SPEC = dict(
@@ -35,6 +33,16 @@ POD_ARGUMENT_SPEC = dict(
         host_interfaces=dict(type='list', elements='str'),
         ipam_data_dirs=dict(type='list', elements='path'),
     )),
+)
+
+# KubeVirt's cluster switches that admission depends on (spec.DEFAULT_OPTIONS), as vm_spec and vm take them.
+SWITCH_ARGUMENT_SPEC = dict(
+    permit_bridge_interface_on_pod_network=dict(type='bool', default=True),
+    permit_slirp_interface=dict(type='bool', default=False),
+    default_network_interface=dict(type='str', default='bridge', choices=['bridge', 'masquerade', 'slirp']),
+    feature_gates=dict(type='list', elements='str', default=[]),
+    pod_interface_naming=dict(type='str', default='hashed', choices=['hashed', 'ordinal']),
+    network_binding_plugins=dict(type='dict', default={}),
 )
 
 
@@ -84,9 +92,7 @@ def load_spec(module):
     spec, errors = normalize(module.params['spec'],
                              {'permit_slirp_interface': module.params['permit_slirp_interface']})
     if errors:
-        module.fail_json(msg='invalid VM network spec: ' + '; '.join(
-            '%s: %s' % (e['field'], e['message']) if e['field'] else e['message'] for e in errors),
-            errors=errors)
+        module.fail_json(msg='invalid VM network spec: ' + describe(errors), errors=errors)
     return spec
 
 
@@ -122,18 +128,6 @@ def pod(module, spec):
                    permit_slirp_interface=params.get('permit_slirp_interface', False))
     except VmnetError as exc:  # a state dir that is not safe to use (a planted symlink, say)
         module.fail_json(msg=str(exc), field=exc.field)
-
-
-@contextmanager
-def sriov_host(pod, iface, uri):
-    """For an interface with the sriov binding, this host's SR-IOV side for the run
-    (``pod.sriov_host``), with the VFs that libvirt domains (running or defined) use."""
-    if iface['binding'] != 'sriov':
-        yield
-        return
-    with sriov_netlink.PfNetlink() as pf_netlink:
-        pod.sriov_host = sriov.Host(Sysfs(), pf_netlink, libvirt_domain.pci_hostdev_users(uri))
-        yield
 
 
 def run(module, work):

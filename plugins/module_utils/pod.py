@@ -121,6 +121,11 @@ class Pod(object):
         cni_args, runtime_config = cni.attachment_args(iface['macAddress'] if iface and secondary else None)
         return conflist, source, cni_args, runtime_config
 
+    def check(self, network, iface=None):
+        """Refuse a network that ``ensure`` would refuse (its NAD, the NAD policy, the binding, its
+        plugins' binaries), before anything on the host changes."""
+        self._plan(network, iface)
+
     def attachment(self, network_name):
         return self.state.read('networks', network_name)
 
@@ -312,6 +317,42 @@ class Pod(object):
             'mtu': mtu,
             'bound_by': [r['interface'] for r in self.users(record['ifname'])],
         }
+
+
+def network_interface(spec, network_name):
+    """The interface of the spec on the network ``network_name``, or None."""
+    return next((i for i in spec['interfaces'] if i['network'] == network_name), None)
+
+
+def attach(pod, spec, network, check_mode):
+    """Attach ``network`` of ``spec`` and, with it, the NAD of its interface's binding plugin
+    (which comes and goes with the network); returns (actions, record or None, record before)."""
+    iface = network_interface(spec, network['name'])
+    plugin = plugin_network(spec, iface)
+    before = pod.attachment(network['name'])
+    actions, record = pod.ensure(network, check_mode, iface)[1:]
+    if plugin and (record or check_mode):
+        actions += [a for a in pod.ensure(plugin, check_mode)[1] if a not in actions]
+    return actions, record, before
+
+
+def detach(pod, spec, network_name, check_mode):
+    """Detach the network ``network_name`` (and its binding plugin's NAD); the pod goes with the
+    last network. Returns (actions, record before)."""
+    plugin = plugin_network(spec, network_interface(spec, network_name))
+    before = pod.attachment(network_name)
+    actions = pod.remove(plugin['name'], check_mode)[1] if plugin else []
+    actions += pod.remove(network_name, check_mode)[1]
+    return actions, before
+
+
+def attachment_summary(record):
+    """An attachment record as the diff shows it."""
+    if not record:
+        return {}
+    return {'interface': record['ifname'], 'network': record['config'].get('name'),
+            'config': record.get('config_source'),
+            'ips': [ip['address'] for ip in (record.get('result') or {}).get('ips', [])]}
 
 
 def plugin_network(spec, iface):

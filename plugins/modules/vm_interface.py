@@ -230,7 +230,7 @@ def main():
     def work():
         domain = libvirt_domain.find_domain(params['uri'], params['domain'] or names.default_domain(pod.vm_namespace, pod.vm), required=not absent)
         try:
-            with pod, common.sriov_host(pod, iface, params['uri']):
+            with pod, interface.sriov_host(pod, [iface], params['uri']):
                 if absent:
                     result = interface.remove(pod, iface, domain, module.check_mode, spec=spec)
                 else:

@@ -172,7 +172,7 @@ pod_interface:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vmnet.networks.plugins.module_utils import module as common
-from ansible_collections.vmnet.networks.plugins.module_utils.pod import plugin_network as plugin_network_of
+from ansible_collections.vmnet.networks.plugins.module_utils import pod as pods
 
 
 def main():
@@ -183,38 +183,23 @@ def main():
     common.require_pyroute2(module)
     spec = common.load_spec(module)
     network = common.find(module, spec['networks'], module.params['name'], 'network')
-    iface = next((i for i in spec['interfaces'] if i['network'] == network['name']), None)
-    plugin_network = plugin_network_of(spec, iface)
     pod = common.pod(module, spec)
 
     def work():
         with pod:
-            before = pod.attachment(network['name'])
-            # a binding plugin's NAD (pod.plugin_network) comes and goes with its network
             if module.params['state'] == 'absent':
-                actions = pod.remove(plugin_network['name'], module.check_mode)[1] if plugin_network else []
-                actions += pod.remove(network['name'], module.check_mode)[1]
+                actions, before = pods.detach(pod, spec, network['name'], module.check_mode)
                 record = None
             else:
-                actions, record = pod.ensure(network, module.check_mode, iface)[1:]
-                if plugin_network and (record or module.check_mode):
-                    actions += [a for a in pod.ensure(plugin_network, module.check_mode)[1] if a not in actions]
+                actions, record, before = pods.attach(pod, spec, network, module.check_mode)
             result = dict(changed=bool(actions), actions=actions, netns=pod.netns)
             if record and record.get('result'):
                 result['pod_interface'] = pod.interface_status(record)
             if module._diff:
-                result['diff'] = {'before': _summary(before), 'after': _summary(record)}
+                result['diff'] = {'before': pods.attachment_summary(before), 'after': pods.attachment_summary(record)}
             return result
 
     module.exit_json(**common.run(module, work))
-
-
-def _summary(record):
-    if not record:
-        return {}
-    return {'interface': record['ifname'], 'network': record['config'].get('name'),
-            'config': record.get('config_source'),
-            'ips': [ip['address'] for ip in (record.get('result') or {}).get('ips', [])]}
 
 
 if __name__ == '__main__':

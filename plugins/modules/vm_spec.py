@@ -511,40 +511,17 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vmnet.networks.plugins.module_utils.spec import normalize
+from ansible_collections.vmnet.networks.plugins.module_utils import module as common
+from ansible_collections.vmnet.networks.plugins.module_utils.spec import describe, normalize
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import text
-
-OPTION_NAMES = (
-    'permit_bridge_interface_on_pod_network',
-    'permit_slirp_interface',
-    'default_network_interface',
-    'feature_gates',
-    'pod_interface_naming',
-    'network_binding_plugins',
-)
-
-
-def describe(errors):
-    return '; '.join(
-        '%s: %s' % (problem['field'], problem['message']) if problem['field'] else problem['message']
-        for problem in errors
-    )
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            manifest=dict(type='raw', required=True),
-            permit_bridge_interface_on_pod_network=dict(type='bool', default=True),
-            permit_slirp_interface=dict(type='bool', default=False),
-            default_network_interface=dict(type='str', default='bridge', choices=['bridge', 'masquerade', 'slirp']),
-            feature_gates=dict(type='list', elements='str', default=[]),
-            pod_interface_naming=dict(type='str', default='hashed', choices=['hashed', 'ordinal']),
-            network_binding_plugins=dict(type='dict', default={}),
-        ),
+        argument_spec=dict(common.SWITCH_ARGUMENT_SPEC, manifest=dict(type='raw', required=True)),
         supports_check_mode=True,
     )
-    options = dict((name, module.params[name]) for name in OPTION_NAMES)
+    options = dict((name, module.params[name]) for name in common.SWITCH_ARGUMENT_SPEC)
     manifest, errors = text.load(module.params['manifest'])
     if not errors:
         spec, errors = normalize(manifest, options)

@@ -27,7 +27,7 @@ DEFAULT_OPTIONS = {
     'network_binding_plugins': {},
 }
 
-__all__ = ['DEFAULT_OPTIONS', 'SPEC_VERSION', 'normalize']
+__all__ = ['DEFAULT_OPTIONS', 'SPEC_VERSION', 'describe', 'normalize']
 
 
 def normalize(manifest, options=None):
@@ -55,3 +55,11 @@ def normalize(manifest, options=None):
     if errors:
         return None, errors
     return model.build(document, options), []
+
+
+def describe(errors):
+    """The errors of ``normalize`` as one message: ``field: message; ...``."""
+    return '; '.join(
+        '%s: %s' % (problem['field'], problem['message']) if problem['field'] else problem['message']
+        for problem in errors
+    )
