@@ -3,7 +3,8 @@
 """``make bench``: the glue's throughput, the plumbing time and the masquerade binding's
 throughput (and the passt binding's, with its memory per VM), each as a ratio to a baseline
 measured in the same run, the size of the masquerade nft table as forwarded ports grow, and
-the fleet's throughput across hosts. Prints
+the fleet's throughput across hosts, and the time per VM of N VMs through the vm role and the
+vm module's many-VM form (scale.py). Prints
 the tables and writes bench/results/latest.txt. Needs root; touches only namespaces and links
 it makes (all named ``vmnb*``; the fleet's inside simulated hosts it destroys)."""
 
@@ -19,6 +20,7 @@ import fleet_throughput  # noqa: E402  (after the collection path)
 import glue_throughput  # noqa: E402
 import masquerade  # noqa: E402
 import plumb_time  # noqa: E402
+import scale  # noqa: E402
 from _netns import exit_on_sigterm  # noqa: E402
 
 RESULTS = os.path.join(HERE, 'results', 'latest.txt')
@@ -40,7 +42,7 @@ def main():
     exit_on_sigterm()
     sections = [header()]
     print(sections[0], flush=True)
-    for bench in (glue_throughput, plumb_time, masquerade, fleet_throughput):
+    for bench in (glue_throughput, plumb_time, masquerade, fleet_throughput, scale):
         sections.append(bench.run())
         print(sections[-1], flush=True)
     sections.append(load('end') + '\n')

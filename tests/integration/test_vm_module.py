@@ -139,7 +139,7 @@ def test_many_vms_one_task_with_a_bad_one(podnet, make_domain, libvirt_conn):
     """Three VMs and one whose manifest fails admission in one task, two at a time: the three
     converge, the task fails naming the bad one, and it changed nothing for it; a second run
     of the good ones is a no-op; absent removes all three. A missing domain is named too."""
-    guests = [make_domain('vmntmany') for _ in range(3)]
+    guests = [make_domain('vmntmany') for _index in range(3)]
     good = [{'manifest': manifest(g.name, red=False)} for g in guests]
     bad = {'manifest': {'apiVersion': 'kubevirt.io/v1', 'kind': 'VirtualMachine', 'metadata': {'name': 'vmntbad'},
                         'spec': {'template': {'spec': {'domain': {'devices': {'interfaces': [

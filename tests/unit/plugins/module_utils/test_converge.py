@@ -110,8 +110,10 @@ def test_converge_refuses_before_any_change(host, monkeypatch):
     with pytest.raises(VmnetError, match='shop_web does not exist'):
         converge.converge(host, other, SWITCHES)
 
-    monkeypatch.setattr(converge.interface, 'binding_of', lambda iface, spec: (_ for _ in ()).throw(
-        VmnetError('interface "%s": the x binding is not supported by this version' % iface['name'], field='interfaces')))
+    def unsupported(iface, spec):
+        raise VmnetError('interface "%s": the x binding is not supported by this version' % iface['name'], field='interfaces')
+
+    monkeypatch.setattr(converge.interface, 'binding_of', unsupported)
     with pytest.raises(VmnetError, match='not supported'):
         converge.converge(host, spec, SWITCHES)
     assert len(looked_up) == 2          # refused before the domain was even looked up
