@@ -74,6 +74,8 @@ class DomainNics(object):
             if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 raise DomainNotFound('libvirt domain "%s" not found' % domain_name)
             raise VmnetError('cannot look up libvirt domain "%s": %s' % (domain_name, err.get_error_message()))
+        # the XML of the persistent and the live definition, read once until a change (``_definitions``)
+        self._xml = None
 
     def __enter__(self):
         return self
@@ -90,7 +92,9 @@ class DomainNics(object):
 
     @property
     def domain(self):
-        """The ``libvirt.virDomain``, for adapters of what is not a device (libvirt_qemu_args)."""
+        """The ``libvirt.virDomain``, for adapters of what is not a device (libvirt_qemu_args),
+        which may change it: what was read is read again."""
+        self._xml = None
         return self._domain
 
     def vcpus(self):
@@ -281,6 +285,7 @@ class DomainNics(object):
         return ['remove the pod record from the domain metadata']
 
     def _set_metadata(self, xml):
+        self._xml = None
         flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG | (libvirt.VIR_DOMAIN_AFFECT_LIVE if self.running else 0)
         self._domain.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, xml, METADATA_KEY, METADATA_URI, flags)
 
@@ -334,10 +339,13 @@ class DomainNics(object):
     # --- libvirt calls ---
 
     def _definitions(self):
-        """The persistent and (when running) the live definition, as element trees."""
-        config = ET.fromstring(self._domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
-        live = ET.fromstring(self._domain.XMLDesc(0)) if self.running else None
-        return config, live
+        """The persistent and (when running) the live definition, as new element trees; the XML
+        is read once per run of the module until vmnet changes the domain."""
+        if self._xml is None:
+            self._xml = (self._domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE),
+                         self._domain.XMLDesc(0) if self.running else None)
+        config, live = self._xml
+        return ET.fromstring(config), (ET.fromstring(live) if live is not None else None)
 
     @staticmethod
     def _flags(live, config):
@@ -402,6 +410,8 @@ class DomainNics(object):
 
     def _run(self, steps):
         """Run the steps; on a failure take back the ones done, newest first."""
+        if steps:
+            self._xml = None
         done = []
         for step in steps:
             try:

@@ -5,6 +5,8 @@
 
 Only the synchronous ``IPRoute`` API that pyroute2 0.7 (Debian) and 0.9 (PyPI) share is
 used. Sysctls of another namespace are set through ``ip netns exec`` (argument list).
+A ``Namespace`` keeps what it read until it changes something: a pod's links and addresses
+come from one dump each, the host's links one at a time (the host has every VM's links).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -93,7 +95,16 @@ class Namespace(object):
 
     def __init__(self, name=None):
         self.name = name
-        self.ipr = _open(name)
+        self._ipr = _open(name)
+        # what was read, kept until the next change (see ``ipr``): a pod's links and addresses
+        # from one dump each; the host's (hundreds of VMs' links) one link at a time
+        self._seen = {}
+
+    @property
+    def ipr(self):
+        """The pyroute2 socket; taking it (to change something) forgets what was read."""
+        self._seen.clear()
+        return self._ipr
 
     def __enter__(self):
         return self
@@ -102,21 +113,44 @@ class Namespace(object):
         self.close()
 
     def close(self):
-        self.ipr.close()
+        self._ipr.close()
 
     # -- observation -----------------------------------------------------------------
+    def _remember(self, key, read):
+        if key not in self._seen:
+            self._seen[key] = read()
+        return self._seen[key]
+
+    def _pod_links(self):
+        return self._remember('links', lambda: dict((m['index'], m) for m in self._ipr.get_links()))
+
+    def _message(self, ifname=None, index=None):
+        """The link message of ``ifname`` (or ``index``), None when there is none."""
+        if self.name is not None:
+            links = self._pod_links()
+            if index is not None:
+                return links.get(index)
+            return next((m for m in links.values() if m.get_attr('IFLA_IFNAME') == ifname), None)
+        return self._remember(('link', ifname, index), lambda: self._get_link(ifname, index))
+
+    def _get_link(self, ifname, index):
+        try:
+            return self._ipr.link('get', **({'ifname': ifname} if index is None else {'index': index}))[0]
+        except Exception:  # no such link (here: an index of another namespace)
+            return None
+
     def _index(self, ifname):
-        found = self.ipr.link_lookup(ifname=ifname)
-        return found[0] if found else None
+        msg = self._message(ifname)
+        return msg['index'] if msg else None
 
     def link(self, ifname):
         """A link as ``{index, name, kind, mac, mtu, up, master, alias, multi_queue}``; None
         if absent. ``multi_queue`` is the kernel's IFF_MULTI_QUEUE of a tun/tap (None for
         other kinds)."""
-        index = self._index(ifname)
-        if index is None:
+        msg = self._message(ifname)
+        if msg is None:
             return None
-        msg = self.ipr.link('get', index=index)[0]
+        index = msg['index']
         info = msg.get_attr('IFLA_LINKINFO')
         master = msg.get_attr('IFLA_MASTER')
         return {
@@ -132,21 +166,24 @@ class Namespace(object):
         }
 
     def _name_of(self, index):
-        try:
-            return self.ipr.link('get', index=index)[0].get_attr('IFLA_IFNAME')
-        except Exception:  # a master in another namespace cannot be resolved
-            return None
+        msg = self._message(index=index)  # a master in another namespace cannot be resolved
+        return msg.get_attr('IFLA_IFNAME') if msg else None
 
     def link_names(self):
-        return sorted(m.get_attr('IFLA_IFNAME') for m in self.ipr.get_links())
+        links = self._pod_links().values() if self.name is not None else self._ipr.get_links()
+        return sorted(m.get_attr('IFLA_IFNAME') for m in links)
 
     def addresses(self, ifname, family=None):
         """Global addresses of a link as ``ip/prefix`` strings, IPv4 first."""
         index = self._index(ifname)
         if index is None:
             return []
+        if self.name is not None:
+            found = [m for m in self._remember('addresses', lambda: list(self._ipr.get_addr())) if m['index'] == index]
+        else:
+            found = self._remember(('addresses', index), lambda: list(self._ipr.get_addr(index=index)))
         result = []
-        for msg in self.ipr.get_addr(index=index):
+        for msg in found:
             if msg['scope'] != 0 or (family and msg['family'] != family):
                 continue
             result.append((msg['family'], '%s/%d' % (msg.get_attr('IFA_ADDRESS'), msg['prefixlen'])))
@@ -167,9 +204,8 @@ class Namespace(object):
         return routes
 
     def learning(self, ifname):
-        index = self._index(ifname)
-        msg = self.ipr.link('get', index=index)[0]
-        info = msg.get_attr('IFLA_LINKINFO')
+        msg = self._message(ifname)
+        info = msg.get_attr('IFLA_LINKINFO') if msg else None
         data = info.get_attr('IFLA_INFO_SLAVE_DATA') if info else None
         return bool(data.get_attr('IFLA_BRPORT_LEARNING')) if data else None
 
