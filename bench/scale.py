@@ -99,7 +99,8 @@ class Fleet(object):
                    ANSIBLE_RETRY_FILES_ENABLED='False', PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
         proc = subprocess.run([os.path.join(BIN, 'ansible-playbook'), '-i', os.path.join(self.root, 'hosts'),
                                '-e', '@' + path, os.path.join(self.root, name)], env=env, cwd=self.root,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=1800)
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=1800,
+                              check=False)
         if proc.returncode != 0:
             raise RuntimeError('%s (%s) failed:\n%s' % (name, state, proc.stdout[-3000:]))
         recap = [line for line in proc.stdout.splitlines() if 'changed=' in line][-1]
@@ -130,7 +131,7 @@ class Fleet(object):
         host = converge.Host(state_dir=self.net.state_dir, cni_conf_dir=self.net.conf_dir, cni_bin_dirs=CNI_BIN,
                              node_netns=self.net.node, uri=URI, dns=(['10.96.0.10'], ['cluster.local']))
         times = []
-        for _ in range(LIBRARY_RUNS):
+        for _run in range(LIBRARY_RUNS):
             seconds, result = timed(lambda: converge.converge(host, converge.admit(manifest(self.vms[0]), {}), {}))
             if result['changed']:
                 warn('library no-op changed: %s' % result['actions'])
