@@ -120,7 +120,7 @@ def bind(pod, spec, iface, nic_queues, dns, check_mode, rediscover=False):
     if not check_mode:
         pod.state.write('interfaces', iface['name'], record)
     try:
-        actions = binding.apply(pod, record, check_mode, previous)
+        actions = binding.apply(pod, record, check_mode, previous, before)
         if not check_mode:
             pod.state.write('interfaces', iface['name'], record)  # what apply learned
         dhcp_actions = sync_dhcp(pod, iface['name'], record, check_mode)

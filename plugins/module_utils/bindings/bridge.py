@@ -101,11 +101,13 @@ def observe(pod, record):
     return view
 
 
-def apply(pod, record, check_mode, previous=None):
-    """Converge the pod to ``desired(record)``, step by step in KubeVirt's order."""
+def apply(pod, record, check_mode, previous=None, have=None):
+    """Converge the pod to ``desired(record)``, step by step in KubeVirt's order; ``have`` is
+    ``observe(pod, record)`` when the caller has just read it (read once per run)."""
     steps = [(record['bridge'], _bridge), (record['nic'], _nic), ('glue', common.make_glue),
              (record['pod_iface'], _placeholder), ('sysctl', _arp_ignore)]
-    return common.converge(pod, record, desired(record), observe(pod, record), steps, check_mode, previous)
+    have = observe(pod, record) if have is None else have
+    return common.converge(pod, record, desired(record), have, steps, check_mode, previous)
 
 
 def _bridge(pod, record):

@@ -197,10 +197,12 @@ def _observed_rules(pod, record, family):
     return nft.list_text(pod.netns, family, TABLE)
 
 
-def apply(pod, record, check_mode, previous=None):
+def apply(pod, record, check_mode, previous=None, have=None):
+    """As bridge.apply: ``have`` is ``observe(pod, record)`` when the caller has just read it."""
     steps = [(record['bridge'], _bridge), ('glue', common.make_glue), ('sysctl', _sysctl),
              ('nftables', _nftables)]
-    return common.converge(pod, record, desired(record), observe(pod, record), steps, check_mode, previous)
+    have = observe(pod, record) if have is None else have
+    return common.converge(pod, record, desired(record), have, steps, check_mode, previous)
 
 
 def _bridge(pod, record):

@@ -106,7 +106,8 @@ def observe(pod, record):
     return view
 
 
-def apply(pod, record, check_mode, previous=None):
+def apply(pod, record, check_mode, previous=None, have=None):
+    # passt's view depends on the arguments worked out here: observed again, ``have`` unused
     record['argv'] = _argv(pod, record)
     actions = common.converge(pod, record, desired(record), observe(pod, record),
                               [('sysctl', _sysctls), ('passt', _start)], check_mode, previous)

@@ -83,7 +83,7 @@ def observe(pod, record):
     return {}
 
 
-def apply(pod, record, check_mode, previous=None):
+def apply(pod, record, check_mode, previous=None, have=None):
     return []
 
 

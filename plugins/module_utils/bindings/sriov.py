@@ -103,7 +103,7 @@ def observe(pod, record):
                    'settings': allocated['settings']}}
 
 
-def apply(pod, record, check_mode, previous=None):
+def apply(pod, record, check_mode, previous=None, have=None):
     """Allocate the VF (the pool's first free one, unless recorded) and set its settings."""
     with host_of(pod) as host:
         pools = sriov_pools.load_pools(pod.sriov_pools_file)
