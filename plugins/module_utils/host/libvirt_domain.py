@@ -338,6 +338,10 @@ class DomainNics(object):
 
     # --- libvirt calls ---
 
+    def definitions(self):
+        """``_definitions``, for adapters of what is not a device that only read (libvirt_qemu_args)."""
+        return self._definitions()
+
     def _definitions(self):
         """The persistent and (when running) the live definition, as new element trees; the XML
         is read once per run of the module until vmnet changes the domain."""

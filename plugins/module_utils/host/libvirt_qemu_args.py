@@ -181,7 +181,7 @@ def _require_persistent(domain):
 def list_nics(nics):
     """Every owned pair of the domain of ``nics`` (a ``DomainNics``) as ``{alias, mac, model}``,
     live when the domain runs, else as defined."""
-    config, live = _definitions(nics.domain)
+    config, live = nics.definitions()
     pairs = _pairs(live if live is not None else config)
     return [dict((key, nic[key]) for key in ('alias', 'mac', 'model'))
             for nic in (_parsed(pair) for pair in pairs.values())]

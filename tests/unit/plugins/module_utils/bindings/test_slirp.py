@@ -148,7 +148,8 @@ class FakeDomain(object):
 
 
 def nics_of(domain):
-    return types.SimpleNamespace(domain=domain)
+    """A DomainNics as libvirt_qemu_args uses it: its domain, and the definitions it reads."""
+    return types.SimpleNamespace(domain=domain, definitions=lambda: qemu_args._definitions(domain))
 
 
 def arg_values(xml):
