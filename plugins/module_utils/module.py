@@ -13,7 +13,7 @@ from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.vmnet.networks.plugins.module_utils import nad_policy, names
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, k8s, nad_store, netlink
+from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, nad_store, netlink
 from ansible_collections.vmnet.networks.plugins.module_utils.pod import Pod
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import describe, normalize
 
@@ -71,6 +71,9 @@ def nad_backend(module):
     """The NAD backend the parameters choose; fails when its library is missing."""
     params = module.params
     if params['backend'] == 'kubernetes':
+        # imported here: the kubernetes client takes a tenth of a second to import, which
+        # every module of the pod (vm, vm_interface, ...) would pay for nothing
+        from ansible_collections.vmnet.networks.plugins.module_utils.host import k8s
         if not k8s.HAS_KUBERNETES:
             module.fail_json(msg=missing_required_lib('kubernetes'))
         return k8s.KubernetesNads(dict((key, params[key]) for key in k8s.AUTH_OPTIONS))
