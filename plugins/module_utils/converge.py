@@ -141,13 +141,19 @@ def _apply(host, pod, spec, domain, steps, check_mode):
                 continue
             done, was = pods.detach(pod, spec, name, check_mode)
             _note(actions, before, after, 'networks', name, done, pods.attachment_summary(was), {})
+        pending = set()  # networks check mode only predicts: their interfaces are predicted too
         for network in steps['attach']:
             done, record, was = pods.attach(pod, spec, network, check_mode)
+            if record is None:
+                pending.add(network['name'])
             # check mode attaches nothing: the network as it would be, by name
             now = pods.attachment_summary(record) if record else {'network': network['name']}
             _note(actions, before, after, 'networks', network['name'], done, pods.attachment_summary(was), now)
         for iface in steps['keep']:
-            done = interface.ensure(pod, spec, iface, domain, host.dns, check_mode)
+            if iface['network'] in pending and pod.state.read('interfaces', iface['name']) is None:
+                done = interface.predicted(iface)
+            else:
+                done = interface.ensure(pod, spec, iface, domain, host.dns, check_mode)
             restart = restart or done['restart_required']
             _note(actions, before, after, 'interfaces', iface['name'], done['actions'],
                   done['diff']['before'], done['diff']['after'])

@@ -74,7 +74,7 @@ def ensure(pod, spec, iface, domain, dns, check_mode):
         if not check_mode:
             raise VmnetError('the pod of VM "%s/%s" does not exist: attach its networks first (vm_network)'
                              % (pod.vm_namespace, pod.vm))
-        return _predicted(iface)
+        return predicted(iface)
     record, actions, before, after = bind(pod, spec, iface, nic_queues, dns, check_mode)
     try:
         nic = binding.ensure_domain(domain, record, iface, nic_queues, check_mode)
@@ -134,8 +134,8 @@ def bind(pod, spec, iface, nic_queues, dns, check_mode, rediscover=False):
     return record, actions, before, after
 
 
-def _predicted(iface):
-    """Check mode on a VM whose pod is not made yet: everything would be created."""
+def predicted(iface):
+    """Check mode on a VM whose pod, or the interface's network, is not made yet: everything would be created."""
     return {'changed': True, 'actions': ['bind %s (%s) once the pod exists' % (iface['name'], iface['binding'])],
             'restart_required': False,
             'diff': {'before': {'pod': None, 'domain_nic': None},

@@ -124,6 +124,12 @@ def test_one_run_converges_check_diff_unplug_traffic_absent(podnet, make_domain,
     assert not os.listdir(os.path.join(podnet.ipam_dir, 'vmnt-br10')) or all(
         f.startswith(('last_reserved', 'lock')) for f in os.listdir(os.path.join(podnet.ipam_dir, 'vmnt-br10')))
     assert vm_module(podnet, manifest=smaller)['changed'] is False
+    # red back, in check mode: predicted on the pod that exists, and nothing changed
+    shrunk = take(podnet, guest, libvirt_conn)
+    regrow = vm_module(podnet, check_mode=True, manifest=spec)
+    assert regrow['changed'] and not regrow.get('failed'), regrow
+    assert 'interface red: bind red (bridge) once the pod exists' in regrow['actions'], regrow['actions']
+    unchanged(shrunk, take(podnet, guest, libvirt_conn))
 
     # the result carries traffic: the guest's lease, and HTTP through the masquerade port forward
     client, _client_ip = podnet.client()
