@@ -49,14 +49,16 @@ def write_br10(podnet):
 
 def take(podnet, guest, libvirt_conn):
     """The snapshot of what a run may change: the pod, the node, the state, the domain and this VM's
-    host links; nft counters (the pod network's broadcasts) and the kernel's late link-local routes
-    left out."""
+    host links; nft counters (the pod network's broadcasts) and the kernel's late route updates
+    (link-local routes, linkdown flags) left out."""
     shot = snapshot.take(netns=[names.pod_netns('default', guest.name), podnet.node],
                          state_dirs=[podnet.state_dir, podnet.ipam_dir], domains=[guest.name], conn=libvirt_conn)
     for namespace in shot['namespaces'].values():
         namespace['nft'] = COUNTERS.sub('counter', namespace['nft'])
-        # the kernel adds the local routes of new links' IPv6 link-local addresses a moment later
-        namespace['routes'] = [r for r in namespace['routes'] if '"dst": "fe80:' not in r]
+        # the kernel adds the local routes of new links' IPv6 link-local addresses a moment later, and
+        # marks a bridge's routes linkdown a moment after its last port went
+        namespace['routes'] = [r.replace('"flags": ["linkdown"]', '"flags": []') for r in namespace['routes']
+                               if '"dst": "fe80:' not in r]
     # the host is shared with other tests: of it, what belongs to this VM (vmnet's links carry its alias)
     owned = names.owner_alias('default', guest.name, '')
     links = dict((n, l) for n, l in shot['host']['links'].items() if (l['alias'] or '').startswith(owned))
