@@ -4,16 +4,21 @@
 """The adapter for network namespaces, links, addresses, routes, tc and sysctls.
 
 Only the synchronous ``IPRoute`` API that pyroute2 0.7 (Debian) and 0.9 (PyPI) share is
-used. Sysctls of another namespace are set through ``ip netns exec`` (argument list).
+used. Another namespace is entered by a short-lived thread (``setns`` changes only the
+calling thread's namespace): it opens the netlink socket there, reads and writes the
+namespace's sysctls under ``/proc/sys`` and starts the pod's daemons, so that no ``ip netns
+exec`` process and no pyroute2 helper process is forked.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import ctypes
 import errno
 import os
 import socket
 import subprocess
+import threading
 
 try:
     from pyroute2 import IPRoute, netns as pyroute2_netns
@@ -27,6 +32,9 @@ INGRESS = 0xffff0000
 ETH_P_ALL = 0x0003
 TCA_EGRESS_REDIR = 1
 IFA_F_NODAD = 0x02
+CLONE_NEWNET = 0x40000000
+NETLINK_ROUTE = 0
+_LIBC = []
 
 
 def netns_path(name):
@@ -65,14 +73,49 @@ def netns_pids(name):
     return pids
 
 
+def _setns(fd):
+    if not _LIBC:
+        _LIBC.append(ctypes.CDLL(None, use_errno=True))
+    if _LIBC[0].setns(fd, CLONE_NEWNET) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+def in_netns(name, func, *args):
+    """``func(*args)`` run by a thread inside the network namespace ``name`` (None: here).
+
+    ``setns(CLONE_NEWNET)`` moves only the calling thread, and the thread ends with the call:
+    sockets it opens stay in that namespace, ``/proc/sys/net`` shows that namespace, and a
+    process it starts is born there. Exceptions are raised in the caller.
+    """
+    if name is None:
+        return func(*args)
+    outcome = {}
+
+    def enter_and_call():
+        try:
+            fd = os.open(netns_path(name), os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+            try:
+                _setns(fd)
+            finally:
+                os.close(fd)
+            outcome['value'] = func(*args)
+        except BaseException as exc:  # handed to the caller
+            outcome['error'] = exc
+
+    thread = threading.Thread(target=enter_and_call, name='vmnet-netns')
+    thread.start()
+    thread.join()
+    if 'error' in outcome:
+        raise outcome['error']
+    return outcome['value']
+
+
 def _open(ns):
     if ns is None:
         return IPRoute()
-    try:
-        return IPRoute(netns=ns)
-    except TypeError:  # pyroute2 0.7
-        from pyroute2 import NetNS
-        return NetNS(ns)
+    sock = in_netns(ns, socket.socket, socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
+    return IPRoute(fileno=sock.detach())
 
 
 def _family_of(address):
@@ -291,16 +334,29 @@ class Namespace(object):
             self.ipr.link('del', index=index)
 
 
+def _sysctl_path(key):
+    return '/proc/sys/' + key.replace('.', '/')
+
+
+def _read(path):
+    with open(path) as handle:
+        return handle.read().strip()
+
+
+def _write(path, value):
+    with open(path, 'w') as handle:
+        handle.write(value)
+
+
 def sysctl_get(ns, key):
-    path = '/proc/sys/' + key.replace('.', '/')
-    if ns is None:
-        with open(path) as handle:
-            return handle.read().strip()
-    out = subprocess.run(['ip', 'netns', 'exec', ns, 'cat', path], check=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-    return out.stdout.strip()
+    """A sysctl of namespace ``ns`` (None: the host's)."""
+    return in_netns(ns, _read, _sysctl_path(key))
 
 
 def sysctl_set(ns, key, value):
-    subprocess.run(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', '%s=%s' % (key, value)],
-                   check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    in_netns(ns, _write, _sysctl_path(key), '%s' % value)
+
+
+def run_in(ns, argv, **kwargs):
+    """``subprocess.run(argv)`` with the process born in namespace ``ns`` (argument list)."""
+    return in_netns(ns, lambda: subprocess.run(argv, **kwargs))
