@@ -236,6 +236,20 @@ class Namespace(object):
                     return parms['ifindex']
         return None
 
+    def bpf_filter_names(self, ifname):
+        """Names of the cls_bpf filters on the ingress of ``ifname`` (empty when none)."""
+        index = self._index(ifname)
+        try:
+            filters = self.ipr.get_filters(index, parent=INGRESS) if index is not None else []
+        except Exception:  # no ingress qdisc
+            return []
+        names = []
+        for msg in filters:
+            options = msg.get_attr('TCA_OPTIONS') if msg.get_attr('TCA_KIND') == 'bpf' else None
+            if options and options.get_attr('TCA_BPF_NAME'):
+                names.append(options.get_attr('TCA_BPF_NAME'))
+        return names
+
     # -- changes -----------------------------------------------------------------------
     def add_bridge(self, ifname, mtu):
         self.ipr.link('add', ifname=ifname, kind='bridge')
@@ -318,6 +332,13 @@ class Namespace(object):
                     keys=['0x0/0x0+0'], target=0x1,
                     action=[{'kind': 'mirred', 'direction': 'egress', 'action': 'redirect',
                              'ifindex': self._index(dst)}])
+
+    def add_bpf_filter(self, ifname, fd, name):
+        """Ingress of ``ifname`` → the loaded SCHED_CLS program ``fd`` (direct action)."""
+        index = self._index(ifname)
+        self.ipr.tc('add', 'ingress', index, INGRESS)
+        self.ipr.tc('add-filter', 'bpf', index, parent=INGRESS, protocol=ETH_P_ALL, fd=fd, name=name,
+                    direct_action=True)
 
     def drop_ingress(self, ifname):
         index = self._index(ifname)
