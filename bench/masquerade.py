@@ -274,8 +274,9 @@ def report(results, evidence, counts):
         '%s pod %d' % item for item in evidence['conntrack'].items()))
     lines += ['', 'Memory per VM of its pod process after the runs (KubeVirt documents +250 MiB per VM '
               'for passt): %s' % '; '.join(
-                  '%s (%s) RSS %.1f MiB, peak %.1f MiB' % (label, DAEMON[label], mem['VmRSS'] / 1024.0,
-                                                           mem['VmHWM'] / 1024.0)
+                  '%s (%s) RSS %.2f MiB (private %.2f, shared files %.2f), PSS %.2f MiB, peak %.2f MiB' % (
+                      label, DAEMON[label], mem['VmRSS'] / 1024.0, mem['RssAnon'] / 1024.0, mem['RssFile'] / 1024.0,
+                      mem['Pss'] / 1024.0, mem['VmHWM'] / 1024.0)
                   for label, mem in evidence['memory'].items())]
     chains = list(counts[0]['chains'])
     lines += ['', 'Masquerade nft table for N forwarded TCP ports + %d UDP: rules per chain (nft -j list table '

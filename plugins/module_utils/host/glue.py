@@ -6,7 +6,7 @@
 libvirt starts QEMU in the host namespace, so the guest's frames must be carried into
 the pod. Chosen after measurement (toolchain §4, option b, Kata Containers' model):
 
-    host ns:  vmtap<h> (persistent tap, QEMU opens it)  <== tc mirred ==>  vmveth<h>
+    host ns:  vmtap<h> (persistent tap, QEMU opens it)  <== tc redirects ==>  vmveth<h>
     pod ns:                                                  veth peer "tap0"/"tap<hash>"
                                                              enslaved to k6t-<x>
 

@@ -378,6 +378,6 @@ def sysctl_set(ns, key, value):
     in_netns(ns, _write, _sysctl_path(key), '%s' % value)
 
 
-def run_in(ns, argv, **kwargs):
+def run_in(ns, argv, check=False, **kwargs):
     """``subprocess.run(argv)`` with the process born in namespace ``ns`` (argument list)."""
-    return in_netns(ns, lambda: subprocess.run(argv, **kwargs))
+    return in_netns(ns, lambda: subprocess.run(argv, check=check, **kwargs))
