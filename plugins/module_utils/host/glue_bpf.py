@@ -25,7 +25,6 @@ import platform
 
 from ansible_collections.vmnet.networks.plugins.module_utils.host import glue_tc
 
-KIND = 'tc BPF redirect_peer'
 SYS_BPF = {'x86_64': 321, 'aarch64': 280, 'ppc64le': 361, 's390x': 351}
 BPF_PROG_LOAD = 5
 BPF_PROG_TYPE_SCHED_CLS = 3

@@ -11,8 +11,6 @@ The fallback of host/glue_bpf.py where the kernel refuses BPF, and the bench's y
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-KIND = 'u32 + mirred'
-
 
 def connect(host, tap, veth):
     """Frames from the tap go out of the host veth and back (``host``: a netlink.Namespace)."""
