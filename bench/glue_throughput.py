@@ -6,25 +6,24 @@ iperf3 runs between a "guest" netns (10.0.2.2 on eth0) and its "pod" netns (serv
 k6t-eth0, 10.0.2.1). The tap is replaced by a veth whose guest end is in the guest
 netns (a tap has no carrier without QEMU). Paths:
 
-    plain bridge   guest eth0 ⇄ tap0 on k6t-eth0 (the data path without glue)
-    u32 + mirred   guest eth0 ⇄ stand-in tap ⇐tc⇒ host veth ⇄ tap0 on k6t-eth0, each
-                   direction an ingress u32 match-all mirred egress redirect, made with
-                   the project's ``netlink.Namespace.redirect``
-    tc BPF         the same, each direction an ingress cls_bpf direct-action program
-                   ``r0 = bpf_redirect(peer, 0); exit``
+    plain bridge        guest eth0 ⇄ tap0 on k6t-eth0 (the data path without glue)
+    glue_tc             guest eth0 ⇄ stand-in tap ⇐tc⇒ host veth ⇄ tap0 on k6t-eth0, each
+                        direction an ingress u32 match-all mirred egress redirect
+                        (host/glue_tc.py)
+    BPF redirect only   the same, each direction a cls_bpf program ``bpf_redirect``
+    glue_bpf            the glue vmnet makes (host/glue_bpf.py): the tap's program hands
+                        frames to the pod end with ``bpf_redirect_peer`` (no veth transmit,
+                        no backlog pass), the veth's redirects to the tap
 
 Runs are interleaved across paths, the order rotating each round (the 2-core box
 drifts); the figures are the delivered Gbit/s the server saw.
 """
 
-import ctypes
 import json
-import os
-import platform
 import subprocess
 import time
 
-from ansible_collections.vmnet.networks.plugins.module_utils.host import netlink
+from ansible_collections.vmnet.networks.plugins.module_utils.host import glue_bpf, glue_tc, netlink
 
 from _netns import OWNER, PREFIX, Ledger, median, netns_exec, tag, warn
 
@@ -38,76 +37,12 @@ PROTOCOLS = {'TCP': [], 'UDP 1400 B': ['-u', '-b', '0', '-l', '1400']}
 GOAL = 0.97
 
 
-class Unsupported(Exception):
-    """The kernel refused a path; the message says why."""
-
-
-# -- tc BPF redirect: a 4-instruction program loaded with bpf(2) ----------------------
-BPF_PROG_LOAD = 5
-BPF_PROG_TYPE_SCHED_CLS = 3
-BPF_FUNC_REDIRECT = 23
-SYS_BPF = {'x86_64': 321, 'aarch64': 280}
-LOG_SIZE = 4096
-
-
-class BpfInsn(ctypes.Structure):
-    _fields_ = [('code', ctypes.c_uint8), ('regs', ctypes.c_uint8),
-                ('off', ctypes.c_int16), ('imm', ctypes.c_int32)]
-
-
-class BpfProgLoad(ctypes.Structure):
-    """The head of ``union bpf_attr`` for BPF_PROG_LOAD (the kernel zero-fills the rest)."""
-    _fields_ = [('prog_type', ctypes.c_uint32), ('insn_cnt', ctypes.c_uint32),
-                ('insns', ctypes.c_uint64), ('license', ctypes.c_uint64),
-                ('log_level', ctypes.c_uint32), ('log_size', ctypes.c_uint32),
-                ('log_buf', ctypes.c_uint64), ('kern_version', ctypes.c_uint32),
-                ('prog_flags', ctypes.c_uint32), ('prog_name', ctypes.c_char * 16)]
-
-
-def redirect_program(ifindex):
-    """mov64 r1, ifindex; mov64 r2, 0; call bpf_redirect; exit (r0 = TC_ACT_REDIRECT)."""
-    mov64_imm, call, exit_ = 0xb7, 0x85, 0x95
-    return (BpfInsn * 4)(BpfInsn(mov64_imm, 1, 0, ifindex), BpfInsn(mov64_imm, 2, 0, 0),
-                         BpfInsn(call, 0, 0, BPF_FUNC_REDIRECT), BpfInsn(exit_, 0, 0, 0))
-
-
-def load_redirect_program(ifindex):
-    """A BPF_PROG_TYPE_SCHED_CLS fd, or Unsupported with the kernel's reason."""
-    if platform.machine() not in SYS_BPF:
-        raise Unsupported('no bpf(2) syscall number known for %s' % platform.machine())
-    insns, license_ = redirect_program(ifindex), ctypes.create_string_buffer(b'GPL')
-    log = ctypes.create_string_buffer(LOG_SIZE)
-    attr = BpfProgLoad(prog_type=BPF_PROG_TYPE_SCHED_CLS, insn_cnt=len(insns),
-                       insns=ctypes.addressof(insns), license=ctypes.addressof(license_),
-                       log_level=1, log_size=LOG_SIZE, log_buf=ctypes.addressof(log),
-                       prog_name=b'vmnb_redirect')
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    fd = libc.syscall(ctypes.c_long(SYS_BPF[platform.machine()]), ctypes.c_int(BPF_PROG_LOAD),
-                      ctypes.byref(attr), ctypes.c_uint(ctypes.sizeof(attr)))
-    if fd < 0:
-        err = ctypes.get_errno()
-        raise Unsupported('bpf(BPF_PROG_LOAD) failed: %s%s' % (
-            os.strerror(err), ('; verifier: ' + log.value.decode(errors='replace').strip()) if log.value else ''))
-    return fd
-
-
-def bpf_redirect(host, src, dst):
-    """Ingress of ``src`` → egress of ``dst`` through a cls_bpf direct-action program."""
-    index = host.link(src)['index']
-    fd = load_redirect_program(host.link(dst)['index'])
-    host.ipr.tc('add', 'ingress', index, netlink.INGRESS)
-    try:
-        host.ipr.tc('add-filter', 'bpf', index, parent=netlink.INGRESS, fd=fd,
-                    name='vmnb_redirect', direct_action=True)
-    except Exception as exc:  # pyroute2's NetlinkError
-        raise Unsupported('attaching the cls_bpf filter failed: %s' % exc) from exc
-    finally:
-        os.close(fd)  # the filter holds its own reference
-
-
-def mirred_redirect(host, src, dst):
-    host.redirect(src, dst)
+# -- the glue's redirect files, and a BPF variant without the peer shortcut -----------------
+def bpf_redirect_both(host, tap, veth):
+    """bpf_redirect (to the veth's egress, then its backlog) in both directions: what
+    glue_bpf.py gains by ``bpf_redirect_peer`` alone."""
+    glue_bpf.attach(host, tap, glue_bpf.BPF_FUNC_REDIRECT, host.link(veth)['index'])
+    glue_bpf.attach(host, veth, glue_bpf.BPF_FUNC_REDIRECT, host.link(tap)['index'])
 
 
 # -- topologies ------------------------------------------------------------------------
@@ -142,7 +77,7 @@ def plain_bridge(ledger):
 
 def glued(connect, label):
     """A path through the host namespace shaped as glue.create builds it, the tap
-    replaced by a veth into the guest; ``connect(host, src, dst)`` makes one direction."""
+    replaced by a veth into the guest; ``connect(host, tap, veth)`` makes both directions."""
     def build(ledger):
         suffix = tag()
         guest, pod = namespaces(ledger, '%s-%s' % (label, suffix))
@@ -156,14 +91,14 @@ def glued(connect, label):
                     handle.write('1')
                 host.set_link(ifname, state='up')
             connect(host, stand_in_tap, host_veth)
-            connect(host, host_veth, stand_in_tap)
         return finish(guest, pod)
     return build
 
 
 PATHS = [('plain bridge', plain_bridge),
-         ('u32 + mirred glue', glued(mirred_redirect, 'mirred')),
-         ('tc BPF redirect', glued(bpf_redirect, 'bpf'))]
+         ('glue_tc: u32+mirred', glued(glue_tc.connect, 'mirred')),
+         ('BPF redirect only', glued(bpf_redirect_both, 'bpf')),
+         ('glue_bpf: peer', glued(glue_bpf.attach_both, 'peer'))]
 
 
 # -- iperf3 ------------------------------------------------------------------------------
@@ -200,7 +135,7 @@ def build_paths(ledger):
     for label, build in PATHS:
         try:
             guest, pod = build(ledger)
-        except Unsupported as exc:
+        except glue_bpf.Unsupported as exc:
             refused[label] = str(exc)
             warn('%s skipped: %s' % (label, exc))
             continue

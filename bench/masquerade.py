@@ -10,7 +10,7 @@ with the bridge binding, one with masquerade (``ports`` empty: every port forwar
 with passt (the iperf3 port forwarded, TCP and UDP). The bridge and masquerade VMs get a
 "guest": the glue's host tap is replaced by a veth of the same name whose other end
 is eth0 of a guest netns (a tap has no carrier without QEMU), the two tc mirred redirects
-made again with ``netlink.Namespace.redirect``, and the guest end configured as the guest
+made again with ``host.glue.connect``, and the guest end configured as the guest
 would be after DHCP. iperf3 runs from a client pod on the pod network to the pod IP:
 
     bridge       client ⇄ node bridge ⇄ eth0-nic ⇄ k6t-eth0 ⇄ tap0 ⇐glue⇒ guest (holds the pod IP)
@@ -39,7 +39,7 @@ import time
 
 from ansible_collections.vmnet.networks.plugins.module_utils import interface
 from ansible_collections.vmnet.networks.plugins.module_utils.bindings import masquerade
-from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, netlink, nft
+from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, glue as glue_links, netlink, nft
 from ansible_collections.vmnet.networks.plugins.module_utils.spec.model import KUBEVIRT_VM_CIDR
 
 from _netns import PREFIX, Ledger, exit_on_sigterm, median, netns_exec, tag, timed, warn
@@ -130,8 +130,7 @@ def attach_guest(record, guest, address, gateway):
         with open('/proc/sys/net/ipv6/conf/%s/disable_ipv6' % glue['host_tap'], 'w') as handle:
             handle.write('1')
         host.set_link(glue['host_tap'], state='up')
-        host.redirect(glue['host_tap'], glue['host_veth'])
-        host.redirect(glue['host_veth'], glue['host_tap'])
+        glue_links.connect(host, glue['host_tap'], glue['host_veth'])
     with netlink.Namespace(guest) as ns:
         ns.set_link(GUEST_NIC, address=record['guest_mac'], mtu=glue['mtu'])
         ns.add_address(GUEST_NIC, address)
@@ -275,8 +274,9 @@ def report(results, evidence, counts):
         '%s pod %d' % item for item in evidence['conntrack'].items()))
     lines += ['', 'Memory per VM of its pod process after the runs (KubeVirt documents +250 MiB per VM '
               'for passt): %s' % '; '.join(
-                  '%s (%s) RSS %.1f MiB, peak %.1f MiB' % (label, DAEMON[label], mem['VmRSS'] / 1024.0,
-                                                           mem['VmHWM'] / 1024.0)
+                  '%s (%s) RSS %.2f MiB (private %.2f, shared files %.2f), PSS %.2f MiB, peak %.2f MiB' % (
+                      label, DAEMON[label], mem['VmRSS'] / 1024.0, mem['RssAnon'] / 1024.0, mem['RssFile'] / 1024.0,
+                      mem['Pss'] / 1024.0, mem['VmHWM'] / 1024.0)
                   for label, mem in evidence['memory'].items())]
     chains = list(counts[0]['chains'])
     lines += ['', 'Masquerade nft table for N forwarded TCP ports + %d UDP: rules per chain (nft -j list table '

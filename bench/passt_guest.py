@@ -53,15 +53,19 @@ def default_gateway(netns):
 
 
 def memory_kib(pidfile):
-    """VmRSS and VmHWM (peak) in KiB of the process named by ``pidfile``."""
+    """VmRSS, VmHWM (peak), RssAnon, RssFile (shared library and binary pages, mostly the
+    kernel's fault-around) and Pss (the process's proportional share) in KiB of the process
+    named by ``pidfile``."""
     with open(pidfile) as handle:
         pid = int(handle.read().strip())
     fields = {}
-    with open('/proc/%d/status' % pid) as handle:
-        for line in handle:
-            key, _sep, value = line.partition(':')
-            if key in ('VmRSS', 'VmHWM'):
-                fields[key] = int(value.split()[0])
+    for path, keys in (('/proc/%d/status' % pid, ('VmRSS', 'VmHWM', 'RssAnon', 'RssFile')),
+                       ('/proc/%d/smaps_rollup' % pid, ('Pss',))):
+        with open(path) as handle:
+            for line in handle:
+                key, _sep, value = line.partition(':')
+                if key in keys:
+                    fields[key] = int(value.split()[0])
     return fields
 
 

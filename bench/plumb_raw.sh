@@ -31,7 +31,10 @@ p link set eth0 name eth0-nic address "$bridge_mac"
 p link set eth0-nic master k6t-eth0 up
 bridge -n "$POD" link set dev eth0-nic learning off
 
-# the glue: a persistent tap, a veth into the pod, a u32 + mirred redirect each way
+# the glue: a persistent tap, a veth into the pod, a u32 + mirred redirect each way. The library
+# attaches two tc BPF programs instead (host/glue_bpf.py): tc(8) loads eBPF only from an object
+# file and there is no compiler here, so the script keeps the same number of tc objects (an
+# ingress qdisc and one filter on each end) in glue_tc.py's shape.
 ip tuntap add dev "$HOST_TAP" mode tap
 ip link set "$HOST_TAP" mtu "$mtu" alias "$OWNER"
 ip link add "$HOST_VETH" mtu "$mtu" type veth peer name tap0 netns "$POD"

@@ -70,6 +70,10 @@ class Pod(object):
         return netlink.netns_exists(self.netns)
 
     def namespace(self):
+        """The pod's namespace, opened; a clear error when it does not exist (it is never made here)."""
+        if not self.exists():
+            raise VmnetError('network namespace %s of VM "%s" does not exist: attach its networks first (vm_network)'
+                             % (self.netns, self.vm))
         return netlink.Namespace(self.netns)
 
     def network_config(self, network):

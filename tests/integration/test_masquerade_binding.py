@@ -151,8 +151,15 @@ def test_nft_idempotence_check_mode_diff(podnet, make_domain):
     listing = netns_run(pod, 'nft', 'list', 'chain', 'ip', 'nat', 'KUBEVIRT_PREINBOUND').stdout
     assert 'tcp dport { 80, 443 } counter' in listing and 'udp dport 53 counter' in listing
 
+    # the pod's conntrack and nat see a guest packet once (routed), not again as a bridged frame
+    bridge_nf = '/proc/sys/net/bridge/bridge-nf-call-iptables'
+    assert netns_run(pod, 'cat', bridge_nf).stdout.strip() == '0'
+
     again = pod_module(podnet, 'vm_interface', spec, vm=guest.name, name='default', dns_servers=DNS, dns_search=SEARCH)
     assert (again['changed'], again['actions']) == (False, []), again
+    netns_run(pod, 'sh', '-c', 'echo 1 > %s' % bridge_nf)
+    fixed = pod_module(podnet, 'vm_interface', spec, vm=guest.name, name='default', dns_servers=DNS, dns_search=SEARCH)
+    assert fixed['actions'] == ['repair sysctl'] and netns_run(pod, 'cat', bridge_nf).stdout.strip() == '0', fixed
 
     # a rule deleted by hand is drift: repaired
     handle = json.loads(netns_run(pod, 'nft', '-j', '-a', 'list', 'chain', 'ip', 'nat', 'postrouting').stdout)

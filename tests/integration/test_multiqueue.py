@@ -8,7 +8,7 @@ the guest, started on it, gets its lease and answers."""
 from podnet import ip_json, netns_run, pod_module
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
-from ansible_collections.vmnet.networks.plugins.module_utils.host import netlink
+from ansible_collections.vmnet.networks.plugins.module_utils.host import glue, netlink
 
 DNS = ['10.96.0.10']
 
@@ -58,8 +58,7 @@ def test_two_vcpus_two_queues_on_a_multi_queue_tap_and_its_drift(podnet, make_do
         host.add_tap(tap, link['mtu'], False, link['alias'])
         host.set_link(tap, state='up')
         host.drop_ingress(veth)
-        host.redirect(tap, veth)
-        host.redirect(veth, tap)
+        glue.connect(host, tap, veth)
     assert multi_queue(tap) is False
     repaired = apply(podnet, spec, vm)
     assert repaired['actions'] == ['repair glue'], repaired

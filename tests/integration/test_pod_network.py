@@ -86,3 +86,10 @@ def test_errors_are_clear_and_change_nothing(podnet):
     invalid = pod_module(podnet, 'vm_network', {'interfaces': 'x'}, name='default')
     assert invalid['failed'] and 'invalid VM network spec' in invalid['msg']
     assert not netlink.netns_exists(names.pod_netns('default', podnet.vm))
+
+
+def test_an_interface_before_its_network_is_a_clear_error_and_makes_no_pod(podnet, make_domain):
+    vm = make_domain('vmntpn').name
+    early = pod_module(podnet, 'vm_interface', SPEC, vm=vm, name='default', dns_servers=['10.96.0.10'])
+    assert early['failed'] and 'attach its networks first (vm_network)' in early['msg'], early
+    assert not netlink.netns_exists(names.pod_netns('default', vm))

@@ -8,6 +8,9 @@
     tap0      the glue's pod end, a bridge port
     eth0      untouched: it keeps the pod IP
     nftables  table ``nat`` of family ip and/or ip6 with KubeVirt's chains and rules
+    sysctls   forwarding; bridge-nf-call-ip(6)tables 0 where the kernel has br_netfilter, so
+              that the pod's conntrack and nat see a guest packet once, routed, and not a
+              second time as it crosses k6t-eth0 (nothing in the pod filters bridged frames)
 
 The guest is VM = CIDR+2 and reaches the world through NAT; inbound connections to the
 pod IP (all ports, or only ``ports``) and connections to localhost in the pod are DNATed to
@@ -32,6 +35,7 @@ LOOPBACK = {'ip': '127.0.0.1', 'ip6': '::1'}
 FAMILY_KEYS = {'ip': 'ipv4', 'ip6': 'ipv6'}
 SYSCTLS = {'ipv4': ('net.ipv4.ip_forward', 'net.ipv4.conf.k6t-eth0.route_localnet'),
            'ipv6': ('net.ipv6.conf.all.forwarding',)}
+BRIDGE_NF = {'ipv4': 'net.bridge.bridge-nf-call-iptables', 'ipv6': 'net.bridge.bridge-nf-call-ip6tables'}
 
 
 def vm_addresses(cidr):
@@ -68,8 +72,14 @@ def discover(pod, iface, queues):
 
 def _sysctls(netns, families):
     # route_localnet of k6t-eth0 does not exist before the bridge: start from 0
-    return dict((key, netlink.sysctl_get(netns, key) if 'k6t' not in key else '0')
-                for family in families if families[family] for key in SYSCTLS[family])
+    values = dict((key, netlink.sysctl_get(netns, key) if 'k6t' not in key else '0')
+                  for family in families if families[family] for key in SYSCTLS[family])
+    for family in (f for f in families if families[f]):
+        try:
+            values[BRIDGE_NF[family]] = netlink.sysctl_get(netns, BRIDGE_NF[family])
+        except OSError:  # no br_netfilter: no second pass to switch off
+            pass
+    return values
 
 
 def rules(family, addresses, ports, pod_iface='eth0', bridge='k6t-eth0'):
@@ -158,7 +168,9 @@ def _gateways(record):
 
 
 def _wanted_sysctls(record):
-    return dict((key, '1') for family in ('ipv4', 'ipv6') if record[family] for key in SYSCTLS[family])
+    wanted = dict((key, '1') for family in ('ipv4', 'ipv6') if record[family] for key in SYSCTLS[family])
+    wanted.update((key, '0') for key in record['original']['sysctls'] if key in BRIDGE_NF.values())
+    return wanted
 
 
 def desired(record):

@@ -26,7 +26,7 @@ import subprocess
 import time
 
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host import files, process
+from ansible_collections.vmnet.networks.plugins.module_utils.host import files, netlink, process
 
 LEASE = '999d'  # KubeVirt: 999 days (86 313 600 s)
 DEFAULT_DNS = ['8.8.8.8']
@@ -235,8 +235,7 @@ class Dnsmasq(object):
         return actions
 
     def _start(self):
-        proc = subprocess.run(['ip', 'netns', 'exec', self.netns, 'dnsmasq',
-                               '--conf-file=%s' % self.conf, '--pid-file=%s' % self.pidfile],
+        proc = netlink.run_in(self.netns, ['dnsmasq', '--conf-file=%s' % self.conf, '--pid-file=%s' % self.pidfile],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
         if proc.returncode != 0:
             raise VmnetError('dnsmasq failed to start in %s: %s' % (self.netns, proc.stderr.strip()))

@@ -6,14 +6,15 @@
 libvirt starts QEMU in the host namespace, so the guest's frames must be carried into
 the pod. Chosen after measurement (toolchain §4, option b, Kata Containers' model):
 
-    host ns:  vmtap<h> (persistent tap, QEMU opens it)  <== tc mirred ==>  vmveth<h>
+    host ns:  vmtap<h> (persistent tap, QEMU opens it)  <== tc redirects ==>  vmveth<h>
     pod ns:                                                  veth peer "tap0"/"tap<hash>"
                                                              enslaved to k6t-<x>
 
-Each direction is an ingress u32 match-all filter with a mirred egress redirect (this
-kernel has no matchall/flower). Nothing in the host namespace has an address, so host
-routing and firewalls never see the traffic. This is the only module that knows the
-glue's shape: a faster one (a tc BPF redirect, say) replaces this file.
+Each direction is a redirect on the ingress of one end. How it redirects is one swappable
+file behind ``connect``/``connected``: glue_bpf.py (tc BPF ``bpf_redirect_peer`` into the pod,
+the fastest here, see README "Performance") or glue_tc.py (u32 + mirred, Kata's model, the
+fallback where BPF is refused). Nothing in the host namespace has an address, so host
+routing and firewalls never see the traffic.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,7 +22,7 @@ __metaclass__ = type
 
 from ansible_collections.vmnet.networks.plugins.module_utils import faults, names
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host import netlink
+from ansible_collections.vmnet.networks.plugins.module_utils.host import glue_bpf as redirects, netlink
 
 
 def describe(netns, pod_iface, bridge, mtu, queues, owner):
@@ -40,13 +41,12 @@ def observe(glue, netns):
         _refuse_foreign(glue, tap, veth)
         if not tap or not veth:
             return None
-        redirects = (host.redirect_target(glue['host_tap']) == veth['index'] and
-                     host.redirect_target(glue['host_veth']) == tap['index'])
+        joined = redirects.connected(host, tap, veth)
     pod_tap = None
     if netlink.netns_exists(netns):
         with netlink.Namespace(netns) as pod:
             pod_tap = pod.link(glue['pod_tap'])
-    if not pod_tap or not redirects or not (tap['up'] and veth['up'] and pod_tap['up']):
+    if not pod_tap or not joined or not (tap['up'] and veth['up'] and pod_tap['up']):
         return dict(glue, broken=True)
     return {'host_tap': tap['name'], 'host_veth': veth['name'], 'pod_tap': pod_tap['name'],
             'bridge': pod_tap['master'], 'mtu': tap['mtu'], 'queues': glue['queues'],
@@ -71,11 +71,15 @@ def create(glue, netns):
             with open('/proc/sys/net/ipv6/conf/%s/disable_ipv6' % ifname, 'w') as handle:
                 handle.write('1')
             host.set_link(ifname, state='up')
-        host.redirect(glue['host_tap'], glue['host_veth'])
-        host.redirect(glue['host_veth'], glue['host_tap'])
+        connect(host, glue['host_tap'], glue['host_veth'])
     with netlink.Namespace(netns) as pod:
         pod.set_link(glue['pod_tap'], master=glue['bridge'], mtu=glue['mtu'])
         pod.set_link(glue['pod_tap'], state='up')
+
+
+def connect(host, tap, veth):
+    """The redirects between the host tap and the host veth, both ways (``host``: netlink.Namespace)."""
+    redirects.connect(host, tap, veth)
 
 
 def remove(glue):

@@ -4,18 +4,23 @@
 """The adapter for network namespaces, links, addresses, routes, tc and sysctls.
 
 Only the synchronous ``IPRoute`` API that pyroute2 0.7 (Debian) and 0.9 (PyPI) share is
-used. Sysctls of another namespace are set through ``ip netns exec`` (argument list).
-A ``Namespace`` keeps what it read until it changes something: a pod's links and addresses
-come from one dump each, the host's links one at a time (the host has every VM's links).
+used. Another namespace is entered by a short-lived thread (``setns`` changes only the
+calling thread's namespace): it opens the netlink socket there, reads and writes the
+namespace's sysctls under ``/proc/sys`` and starts the pod's daemons, so that no ``ip netns
+exec`` process and no pyroute2 helper process is forked. A ``Namespace`` keeps what it read
+until it changes something: a pod's links and addresses come from one dump each, the host's
+links one at a time (the host has every VM's links).
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import ctypes
 import errno
 import os
 import socket
 import subprocess
+import threading
 
 try:
     from pyroute2 import IPRoute, netns as pyroute2_netns
@@ -29,6 +34,9 @@ INGRESS = 0xffff0000
 ETH_P_ALL = 0x0003
 TCA_EGRESS_REDIR = 1
 IFA_F_NODAD = 0x02
+CLONE_NEWNET = 0x40000000
+NETLINK_ROUTE = 0
+_LIBC = []
 
 
 def netns_path(name):
@@ -67,14 +75,49 @@ def netns_pids(name):
     return pids
 
 
+def _setns(fd):
+    if not _LIBC:
+        _LIBC.append(ctypes.CDLL(None, use_errno=True))
+    if _LIBC[0].setns(fd, CLONE_NEWNET) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+def in_netns(name, func, *args):
+    """``func(*args)`` run by a thread inside the network namespace ``name`` (None: here).
+
+    ``setns(CLONE_NEWNET)`` moves only the calling thread, and the thread ends with the call:
+    sockets it opens stay in that namespace, ``/proc/sys/net`` shows that namespace, and a
+    process it starts is born there. Exceptions are raised in the caller.
+    """
+    if name is None:
+        return func(*args)
+    outcome = {}
+
+    def enter_and_call():
+        try:
+            fd = os.open(netns_path(name), os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+            try:
+                _setns(fd)
+            finally:
+                os.close(fd)
+            outcome['value'] = func(*args)
+        except BaseException as exc:  # handed to the caller
+            outcome['error'] = exc
+
+    thread = threading.Thread(target=enter_and_call, name='vmnet-netns')
+    thread.start()
+    thread.join()
+    if 'error' in outcome:
+        raise outcome['error']
+    return outcome['value']
+
+
 def _open(ns):
     if ns is None:
         return IPRoute()
-    try:
-        return IPRoute(netns=ns)
-    except TypeError:  # pyroute2 0.7
-        from pyroute2 import NetNS
-        return NetNS(ns)
+    sock = in_netns(ns, socket.socket, socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
+    return IPRoute(fileno=sock.detach())
 
 
 def _family_of(address):
@@ -229,6 +272,20 @@ class Namespace(object):
                     return parms['ifindex']
         return None
 
+    def bpf_filter_names(self, ifname):
+        """Names of the cls_bpf filters on the ingress of ``ifname`` (empty when none)."""
+        index = self._index(ifname)
+        try:
+            filters = self.ipr.get_filters(index, parent=INGRESS) if index is not None else []
+        except Exception:  # no ingress qdisc
+            return []
+        names = []
+        for msg in filters:
+            options = msg.get_attr('TCA_OPTIONS') if msg.get_attr('TCA_KIND') == 'bpf' else None
+            if options and options.get_attr('TCA_BPF_NAME'):
+                names.append(options.get_attr('TCA_BPF_NAME'))
+        return names
+
     # -- changes -----------------------------------------------------------------------
     def add_bridge(self, ifname, mtu):
         self.ipr.link('add', ifname=ifname, kind='bridge')
@@ -312,6 +369,13 @@ class Namespace(object):
                     action=[{'kind': 'mirred', 'direction': 'egress', 'action': 'redirect',
                              'ifindex': self._index(dst)}])
 
+    def add_bpf_filter(self, ifname, fd, name):
+        """Ingress of ``ifname`` → the loaded SCHED_CLS program ``fd`` (direct action)."""
+        index = self._index(ifname)
+        self.ipr.tc('add', 'ingress', index, INGRESS)
+        self.ipr.tc('add-filter', 'bpf', index, parent=INGRESS, protocol=ETH_P_ALL, fd=fd, name=name,
+                    direct_action=True)
+
     def drop_ingress(self, ifname):
         index = self._index(ifname)
         if index is not None:
@@ -327,16 +391,29 @@ class Namespace(object):
             self.ipr.link('del', index=index)
 
 
+def _sysctl_path(key):
+    return '/proc/sys/' + key.replace('.', '/')
+
+
+def _read(path):
+    with open(path) as handle:
+        return handle.read().strip()
+
+
+def _write(path, value):
+    with open(path, 'w') as handle:
+        handle.write(value)
+
+
 def sysctl_get(ns, key):
-    path = '/proc/sys/' + key.replace('.', '/')
-    if ns is None:
-        with open(path) as handle:
-            return handle.read().strip()
-    out = subprocess.run(['ip', 'netns', 'exec', ns, 'cat', path], check=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-    return out.stdout.strip()
+    """A sysctl of namespace ``ns`` (None: the host's)."""
+    return in_netns(ns, _read, _sysctl_path(key))
 
 
 def sysctl_set(ns, key, value):
-    subprocess.run(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', '%s=%s' % (key, value)],
-                   check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    in_netns(ns, _write, _sysctl_path(key), '%s' % value)
+
+
+def run_in(ns, argv, check=False, **kwargs):
+    """``subprocess.run(argv)`` with the process born in namespace ``ns`` (argument list)."""
+    return in_netns(ns, lambda: subprocess.run(argv, check=check, **kwargs))

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: vmnet.networks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The adapter for nftables inside a pod namespace, through ``nft`` (argument lists only).
+"""The adapter for nftables inside a pod namespace, through ``nft`` (argument lists only), born
+in the namespace (``netlink.run_in``).
 
 A table is always replaced whole in one transaction (``table; delete table; table {…}``),
 so a failure leaves the previous rules in place. Only tables the caller names are read or
@@ -16,12 +17,13 @@ import re
 import subprocess
 
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
+from ansible_collections.vmnet.networks.plugins.module_utils.host import netlink
 
 COUNTER_VALUES = re.compile(r'counter packets \d+ bytes \d+')
 
 
 def _nft(netns, args, stdin=None):
-    return subprocess.run(['ip', 'netns', 'exec', netns, 'nft'] + args, input=stdin,
+    return netlink.run_in(netns, ['nft'] + args, input=stdin,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
 
 
