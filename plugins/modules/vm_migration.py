@@ -223,9 +223,8 @@ def main():
     def work():
         if step == 'source':
             migration.check(spec, migration.annotations(params['manifest']))
-            with libvirt_migration.Migration(params['uri'], params['uri'], domain) as local:
-                if not local.running_on('source'):
-                    raise VmnetError('libvirt domain "%s" does not run on this host (%s): nothing to migrate'
+            if libvirt_migration.domain_state(params['uri'], domain) != 'running':
+                raise VmnetError('libvirt domain "%s" does not run on this host (%s): nothing to migrate'
                                      % (domain, params['uri']), field='domain')
             with pod:
                 return dict(changed=False, actions=[], source=migration_pod.export(pod))
@@ -236,10 +235,9 @@ def main():
         return remove()
 
     def prepare():
-        with libvirt_migration.Migration(params['uri'], params['uri'], domain) as local:
-            if local.source_domain() is not None:
-                raise VmnetError('libvirt domain "%s" already exists on the target (%s)' % (domain, params['uri']),
-                                 field='domain')
+        if libvirt_migration.domain_state(params['uri'], domain) is not None:
+            raise VmnetError('libvirt domain "%s" already exists on the target (%s)' % (domain, params['uri']),
+                             field='domain')
         with pod:
             if module.check_mode:
                 return dict(changed=True, actions=migration_pod.plan(pod, spec))
@@ -283,10 +281,9 @@ def main():
             return result
 
     def remove():
-        with libvirt_migration.Migration(params['uri'], params['uri'], domain) as local:
-            if local.running_on('source'):
-                raise VmnetError('libvirt domain "%s" runs on this host (%s): not removing its pod (step %s)'
-                                 % (domain, params['uri'], step), field='domain')
+        if libvirt_migration.domain_state(params['uri'], domain) == 'running':
+            raise VmnetError('libvirt domain "%s" runs on this host (%s): not removing its pod (step %s)'
+                             % (domain, params['uri'], step), field='domain')
         with pod:
             actions = migration_pod.remove(pod, spec, module.check_mode)
         return dict(changed=bool(actions), actions=actions)

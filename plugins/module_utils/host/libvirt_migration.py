@@ -55,6 +55,28 @@ def _lookup(conn, name):
         raise VmnetError('cannot look up libvirt domain "%s": %s' % (name, err.get_error_message()))
 
 
+def _runs(conn, name):
+    """Whether the domain runs on ``conn``; an incoming domain may vanish between two calls."""
+    try:
+        return conn.lookupByName(name).state()[0] == libvirt.VIR_DOMAIN_RUNNING
+    except libvirt.libvirtError:
+        return False
+
+
+def domain_state(uri, name):
+    """The domain on the daemon at ``uri``: 'running', 'defined' (there, not running) or None."""
+    if not HAS_LIBVIRT:
+        raise VmnetError('the libvirt Python bindings (libvirt-python) are required')
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+    conn = _open(uri)
+    try:
+        if _lookup(conn, name) is None:
+            return None
+        return 'running' if _runs(conn, name) else 'defined'
+    finally:
+        conn.close()
+
+
 class Migration(object):
     """One domain between two libvirt daemons. Use as a context manager."""
 
@@ -84,11 +106,6 @@ class Migration(object):
 
     def target_domain(self):
         return _lookup(self._target, self.name)
-
-    def running_on(self, side):
-        """Whether the domain runs on ``side`` ('source' or 'target')."""
-        domain = self.source_domain() if side == 'source' else self.target_domain()
-        return domain is not None and domain.state()[0] == libvirt.VIR_DOMAIN_RUNNING
 
     def definitions(self):
         """(live XML, persistent XML or None) of the domain on the source, as migrations carry them."""
@@ -130,8 +147,7 @@ class Migration(object):
         try:
             while True:
                 if switched_at is None:
-                    incoming = _lookup(watcher, self.name)
-                    if incoming is not None and incoming.state()[0] == libvirt.VIR_DOMAIN_RUNNING:
+                    if _runs(watcher, self.name):
                         switched_at = time.monotonic() - started
                         on_switch()
                 if not worker.is_alive():
@@ -144,7 +160,7 @@ class Migration(object):
                         pass
                 time.sleep(POLL_SECONDS)
             worker.join()
-            if switched_at is None and 'error' not in outcome and self.running_on('target'):
+            if switched_at is None and 'error' not in outcome and _runs(self._target, self.name):
                 switched_at = time.monotonic() - started
                 on_switch()
         finally:
