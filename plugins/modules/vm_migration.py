@@ -225,7 +225,7 @@ def main():
             migration.check(spec, migration.annotations(params['manifest']))
             if libvirt_migration.domain_state(params['uri'], domain) != 'running':
                 raise VmnetError('libvirt domain "%s" does not run on this host (%s): nothing to migrate'
-                                     % (domain, params['uri']), field='domain')
+                                 % (domain, params['uri']), field='domain')
             with pod:
                 return dict(changed=False, actions=[], source=migration_pod.export(pod))
         if step == 'prepare':
