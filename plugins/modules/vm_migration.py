@@ -28,8 +28,9 @@ description:
     when the domain runs on the target."
   - "O(step=cleanup) (on the source host): removes the source pod (bindings, DHCP, networks with CNI DEL so IPAM
     releases the addresses, namespace, state); refused while the domain runs on the source."
-version_added: 1.0.0
-author: vmnet.networks contributors
+version_added: 0.1.0
+author:
+  - vmnet.networks contributors (@vmnet)
 options:
   step:
     description: The step (see the description).
