@@ -31,24 +31,29 @@ description:
 version_added: 0.1.0
 author:
   - vmnet.networks contributors (@vmnet)
+extends_documentation_fragment:
+  - vmnet.networks.pod
+attributes:
+  check_mode:
+    support: full
+    description: O(step=source) runs (it changes nothing); the other steps report what they would do and change nothing.
+  diff_mode:
+    support: none
+  platform:
+    platforms: linux
+    support: full
+    description: Runs as root on the libvirt hosts (source and target).
 options:
   step:
     description: The step (see the description).
     type: str
     required: true
     choices: [source, prepare, migrate, abort, cleanup]
-  spec:
-    description: The VM's normalised spec (RV(vmnet.networks.vm_spec#module:spec)) or its manifest.
-    type: dict
-    required: true
   manifest:
     description:
       - The VM manifest (mapping or YAML/JSON text) whose annotations (C(metadata.annotations), a
         VirtualMachine's C(spec.template.metadata.annotations)) the rules read. Used by O(step=source).
     type: raw
-  vm:
-    description: The VM's name; default the spec's C(metadata.name).
-    type: str
   domain:
     description: The libvirt domain; default the VM's name (C(<namespace>_<name>) outside C(default)).
     type: str
@@ -76,52 +81,7 @@ options:
   source:
     description: RV(source) of O(step=source). Required by O(step=prepare).
     type: dict
-  state_dir:
-    description: Where vmnet keeps the pods' state on this host.
-    type: path
-    default: /var/lib/vmnet
-  cni_conf_dir:
-    description: The host's CNI configuration directory (the pod network's is its first file).
-    type: path
-    default: /etc/vmnet/cni/net.d
-  cni_bin_dir:
-    description: The directories of the CNI plugins, in order.
-    type: list
-    elements: path
-    default: [/opt/cni/bin, /usr/lib/cni]
-  node_netns:
-    description: The network namespace in which the CNI plugins run (the host's when unset).
-    type: str
-  nad_dir:
-    description: The local NetworkAttachmentDefinition store.
-    type: path
-    default: /etc/vmnet/nads
-  nad_policy_file:
-    description: The operator's NAD policy file.
-    type: path
-    default: /etc/vmnet/nad-policy.json
-  nad_policy:
-    description: Narrows the NAD policy for this run (see M(vmnet.networks.vm_network)).
-    type: dict
-    suboptions:
-      plugins:
-        description: CNI plugin types allowed.
-        type: list
-        elements: str
-      host_interfaces:
-        description: Host interfaces a NAD may name.
-        type: list
-        elements: str
-      ipam_data_dirs:
-        description: IPAM data directories a NAD may name.
-        type: list
-        elements: path
-  permit_slirp_interface:
-    description: KubeVirt's cluster switch, as M(vmnet.networks.vm_spec) takes it (slirp is refused by the rules anyway).
-    type: bool
-    default: false
 notes:
-  - Check mode is supported; O(step=source) runs in it (it changes nothing), the other steps report what they would do.
   - Needs libvirt-python (and its C(libvirt_qemu) for the announcement) and pyroute2 on the hosts.
 requirements: [libvirt-python, pyroute2]
 '''
