@@ -22,13 +22,13 @@ from ansible_collections.vmnet.networks.plugins.module_utils.pod import plugin_n
 
 
 def export(pod):
-    """What the target needs of the source pod: its DNS and its interfaces' binding records."""
+    """What the target needs of the source pod: its interfaces' binding records."""
     settings = pod.state.read_settings() if pod.state.exists() else None
     if not settings:
         raise VmnetError('VM "%s/%s" has no pod on the source (%s): apply the vm role there first'
                          % (pod.vm_namespace, pod.vm, pod.state.root))
     records = dict((n, pod.state.read('interfaces', n)) for n in pod.state.names('interfaces'))
-    return {'dns': settings.get('dns') or [[], []], 'interfaces': dict((n, r) for n, r in records.items() if r)}
+    return {'interfaces': dict((n, r) for n, r in records.items() if r)}
 
 
 def _networks(spec):
@@ -52,13 +52,13 @@ def plan(pod, spec):
     return actions
 
 
-def prepare(pod, spec, source):
-    """Build the target pod from the source's records (``export``); the guest's links down.
+def prepare(pod, spec, source, dns):
+    """Build the target pod from the source's records (``export``), its DHCP with the target's
+    ``dns`` ([servers, search domains], as vm_interface takes them); the guest's links down.
     Returns (actions, {interface: record}). Anything made is removed again on failure."""
     if pod.exists() or pod.state.exists():
         raise VmnetError('the target already has a pod for VM "%s/%s" (%s): a VM there, or a failed migration: '
                          'remove it first (vm role, vmnet_vm_state: absent)' % (pod.vm_namespace, pod.vm, pod.state.root))
-    dns = source['dns']
     actions, records = [], {}
     try:
         for network, iface in _networks(spec):

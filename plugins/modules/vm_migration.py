@@ -81,6 +81,10 @@ options:
   source:
     description: RV(source) of O(step=source). Required by O(step=prepare).
     type: dict
+  resolv_conf:
+    description: The target's resolver configuration, whose servers and search domains the target pod's DHCP serves (as M(vmnet.networks.vm_interface) does).
+    type: path
+    default: /etc/resolv.conf
 notes:
   - Needs libvirt-python (and its C(libvirt_qemu) for the announcement) and pyroute2 on the hosts.
 requirements: [libvirt-python, pyroute2]
@@ -119,7 +123,7 @@ actions:
   elements: str
   sample: ["CNI ADD vmnet (/etc/vmnet/cni/net.d/10-vmnet.conflist) as eth0", "set tap0 down"]
 source:
-  description: The source pod's DNS and binding records, for O(step=prepare).
+  description: The source pod's binding records, for O(step=prepare).
   returned: O(step=source)
   type: dict
 switched:
@@ -155,7 +159,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.vmnet.networks.plugins.module_utils import migration, migration_pod, names
 from ansible_collections.vmnet.networks.plugins.module_utils import module as common
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_migration
+from ansible_collections.vmnet.networks.plugins.module_utils.host import dhcp, libvirt_migration
 
 
 def main():
@@ -169,7 +173,8 @@ def main():
                          listen_address=dict(type='str'),
                          timeout=dict(type='int', default=300),
                          paths=dict(type='dict', default={}),
-                         source=dict(type='dict'))
+                         source=dict(type='dict'),
+                         resolv_conf=dict(type='path', default='/etc/resolv.conf'))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[('step', 'migrate', ['source_uri']), ('step', 'prepare', ['source'])])
     common.require_pyroute2(module)
@@ -202,7 +207,7 @@ def main():
         with pod:
             if module.check_mode:
                 return dict(changed=True, actions=migration_pod.plan(pod, spec))
-            actions = migration_pod.prepare(pod, spec, params['source'])[0]
+            actions = migration_pod.prepare(pod, spec, params['source'], dhcp.resolv_conf(params['resolv_conf']))[0]
         return dict(changed=True, actions=actions)
 
     def migrate():
