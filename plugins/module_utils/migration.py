@@ -25,7 +25,7 @@ import xml.etree.ElementTree as ET
 
 from ansible_collections.vmnet.networks.plugins.module_utils import safe_yaml
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_domain import METADATA_URI
+from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_xml import METADATA_URI
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import plugins
 
 ALLOW_POD_BRIDGE = 'kubevirt.io/allow-pod-bridge-network-live-migration'
