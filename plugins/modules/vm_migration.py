@@ -39,6 +39,7 @@ attributes:
     description: O(step=source) runs (it changes nothing); the other steps report what they would do and change nothing.
   diff_mode:
     support: none
+    description: The steps return their actions, no diff.
   platform:
     platforms: linux
     support: full
