@@ -208,7 +208,11 @@ def hop(ctx, source, target, label):
         assert proc.returncode == 0, proc.stdout[-8000:]
         figures = result['figures']
         switched_at = float(figures['switched_at'])
-        wait_until(lambda: any(t > switched_at + 3 and ok for t, ok in probe.http()), 30, 'HTTP after the switch')
+        try:
+            wait_until(lambda: any(t > switched_at + 3 and ok for t, ok in probe.http()), 30, 'HTTP after the switch')
+        except AssertionError:
+            print(diagnose(ctx, source, target, proc.stdout))
+            raise
         time.sleep(1)
     finally:
         probe.stop()
@@ -248,6 +252,19 @@ def hop(ctx, source, target, label):
         FIGURES['migration %s: EVPN (C FDB -> new VTEP) after the switch (s)' % label] = round(fdb.at - switched_at, 3)
     print('\nmigration figures: %s' % json.dumps(FIGURES))
     return figures
+
+
+def diagnose(ctx, source, target, play_output):
+    """What the hosts say about the guest's MAC, when it cannot be reached."""
+    netns = 'vmnet-default_%s' % ctx['name']
+    out = [play_output[-3000:]]
+    for host in (source, target, ctx['c']):
+        out.append('== %s' % host.name)
+        out.append(host.out('sh', '-c', 'bridge fdb show | grep -i %s; vtysh -c "show evpn mac vni 100 mac %s"; '
+                                        'ip -n %s -d -br link; ip -n %s addr' % (ctx['mac'], ctx['mac'], netns, netns)))
+    with open(str(ctx['tmp'] / 'ping.log')) as handle:
+        out.append(handle.read()[-1500:])
+    return '\n'.join(out)
 
 
 def assert_nothing_left(ctx, host, taps):
