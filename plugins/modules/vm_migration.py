@@ -28,6 +28,8 @@ description:
     when the domain runs on the target."
   - "O(step=cleanup) (on the source host): removes the source pod (bindings, DHCP, networks with CNI DEL so IPAM
     releases the addresses, namespace, state); refused while the domain runs on the source."
+  - "O(step=announce) (on the target host): QEMU announces the guest once more, after the source pod is gone (a
+    bridge on the source may have held the guest's MAC until then)."
 version_added: 0.1.0
 author:
   - vmnet.networks contributors (@vmnet)
@@ -49,7 +51,7 @@ options:
     description: The step (see the description).
     type: str
     required: true
-    choices: [source, prepare, migrate, abort, cleanup]
+    choices: [source, prepare, migrate, abort, cleanup, announce]
   manifest:
     description:
       - The VM manifest (mapping or YAML/JSON text) whose annotations (C(metadata.annotations), a
@@ -165,7 +167,7 @@ from ansible_collections.vmnet.networks.plugins.module_utils.host import dhcp, l
 
 def main():
     argument_spec = dict(common.POD_ARGUMENT_SPEC,
-                         step=dict(type='str', required=True, choices=['source', 'prepare', 'migrate', 'abort', 'cleanup']),
+                         step=dict(type='str', required=True, choices=['source', 'prepare', 'migrate', 'abort', 'cleanup', 'announce']),
                          manifest=dict(type='raw'),
                          domain=dict(type='str'),
                          uri=dict(type='str', default='qemu:///system'),
@@ -199,6 +201,10 @@ def main():
             return prepare()
         if step == 'migrate':
             return migrate()
+        if step == 'announce':
+            if not module.check_mode:
+                libvirt_migration.announce(params['uri'], domain)
+            return dict(changed=False, actions=['announce-self'])
         return remove()
 
     def prepare():

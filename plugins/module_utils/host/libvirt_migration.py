@@ -77,6 +77,29 @@ def domain_state(uri, name):
         conn.close()
 
 
+def _announce(domain):
+    if not HAS_LIBVIRT_QEMU:
+        raise VmnetError('the libvirt_qemu Python bindings are required to announce the guest')
+    command = json.dumps({'execute': 'announce-self', 'arguments': ANNOUNCE})
+    try:
+        libvirt_qemu.qemuMonitorCommand(domain, command, 0)
+    except libvirt.libvirtError as err:
+        raise VmnetError('announce-self failed: %s' % err.get_error_message())
+
+
+def announce(uri, name):
+    """QEMU's announce-self for the domain running on the daemon at ``uri``."""
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+    conn = _open(uri)
+    try:
+        domain = _lookup(conn, name)
+        if domain is None or not _runs(conn, name):
+            raise VmnetError('libvirt domain "%s" does not run at %s: nothing to announce' % (name, uri))
+        _announce(domain)
+    finally:
+        conn.close()
+
+
 class Migration(object):
     """One domain between two libvirt daemons. Use as a context manager."""
 
@@ -181,10 +204,4 @@ class Migration(object):
 
     def announce(self):
         """QEMU's announce-self on the target (QEMU >= 4.0)."""
-        if not HAS_LIBVIRT_QEMU:
-            raise VmnetError('the libvirt_qemu Python bindings are required to announce the guest')
-        command = json.dumps({'execute': 'announce-self', 'arguments': ANNOUNCE})
-        try:
-            libvirt_qemu.qemuMonitorCommand(self.target_domain(), command, 0)
-        except libvirt.libvirtError as err:
-            raise VmnetError('announce-self on the target failed: %s' % err.get_error_message())
+        _announce(self.target_domain())
