@@ -98,12 +98,13 @@ def ensure(pod, spec, iface, domain, dns, check_mode):
     }
 
 
-def bind(pod, spec, iface, nic_queues, dns, check_mode, rediscover=False):
+def bind(pod, spec, iface, nic_queues, dns, check_mode, rediscover=False, keep_original=('mac',)):
     """The pod side of an interface: its binding and the pod's DHCP.
 
     Returns (record, actions, view before, view after). A run that fails while binding a new
     interface undoes what it made. ``rediscover`` reads the pod NIC again for a binding whose
-    pod was made anew (after a host reboot), keeping the MAC the guest already has.
+    pod was made anew (after a host reboot, on a migration's target), keeping the MAC the guest
+    already has (``keep_original``: the fields of the record's ``original`` kept).
     """
     binding = binding_of(iface, spec)
     record = pod.state.read('interfaces', iface['name'])
@@ -113,7 +114,7 @@ def bind(pod, spec, iface, nic_queues, dns, check_mode, rediscover=False):
     if fresh or (rediscover and 'glue' in record):
         found = binding.discover(pod, iface, nic_queues)
         if record:
-            found['original']['mac'] = record['original']['mac']
+            found['original'].update((key, record['original'][key]) for key in keep_original)
         record = found
     binding.refresh(record, iface, spec.get('hostname'), *dns)
     before, after = binding.observe(pod, record), binding.desired(record)

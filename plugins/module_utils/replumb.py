@@ -23,6 +23,11 @@ by more people than root. So it trusts only what the operator configured:
 
     main(['<domain>', 'prepare', 'begin', '-'], <the domain XML>, <hook config path>)
     (libvirt's hook arguments and stdin; the hook script the host role installs calls it)
+
+A live migration's destination calls it with ``migrate begin`` (its stdout replaces the
+domain XML: nothing else is printed there; a failure vetoes the migration), then
+``prepare begin``, which leaves the pod the migration prepared alone; ``release end``
+after a failed incoming migration.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -33,7 +38,7 @@ import os
 import sys
 import xml.etree.ElementTree as ET
 
-from ansible_collections.vmnet.networks.plugins.module_utils import interface, names
+from ansible_collections.vmnet.networks.plugins.module_utils import interface, migration, names
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import files
 from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_xml import METADATA_URI, parse_pod_metadata
@@ -174,16 +179,64 @@ def replumb(identity, config):
     return actions
 
 
-def main(argv, stdin, config_path=None):
-    if argv[1:3] != ['prepare', 'begin']:
+# The marker of a pod that a live migration prepared on this host (migration_pod.py): the
+# destination's "migrate" hook leaves it, its "prepare" hook takes it (no re-plumbing: the
+# guest's links stay down until the switch), "release" (a migration that failed) removes it.
+MIGRATING_IN = 'migrating-in'
+
+
+def incoming(identity, domain_xml, config):
+    """``migrate begin`` on the destination: the domain XML for this host (the pod metadata's
+    state dir this host's), after leaving the marker; VmnetError (a veto: the guest stays on
+    the source) when no pod was prepared here for the VM."""
+    pod = _pod(identity, config)
+    files.confine(config['state_dir'], os.path.relpath(pod.state.root, config['state_dir']))
+    with pod:
+        if not pod.exists() or _recorded(pod) is None:
+            raise VmnetError('no pod of VM %s/%s was prepared on this host: migrate it with the vmnet.networks.migrate '
+                             'role' % (pod.vm_namespace, pod.vm))
+        pod.state.write('', MIGRATING_IN, {'migrating': True})
+    return migration.rewrite(domain_xml, {}, state_dir=config['state_dir'])
+
+
+def _take_marker(identity, config):
+    """Remove the migration marker of the VM's pod; whether there was one."""
+    pod = _pod(identity, config)
+    files.confine(config['state_dir'], os.path.relpath(pod.state.root, config['state_dir']))
+    if pod.state.read('', MIGRATING_IN) is None:
+        return False
+    pod.state.delete('', MIGRATING_IN)
+    return True
+
+
+HOOK_OPERATIONS = (['prepare', 'begin'], ['migrate', 'begin'], ['release', 'end'])
+
+
+def main(argv, stdin, config_path=None, stdout=None):
+    """libvirt's qemu hook: ``prepare begin`` re-plumbs (unless a migration prepared the pod),
+    ``migrate begin`` vetoes an incoming migration without a prepared pod and prints the
+    domain XML (nothing else goes to stdout), ``release end`` forgets the migration marker."""
+    operation = argv[1:3]
+    if operation not in HOOK_OPERATIONS:
         return 0
-    identity = pod_of(stdin.read())
+    domain_xml = stdin.read()
+    identity = pod_of(domain_xml)
     if identity is None:
         return 0
+    what = ' '.join(operation)
     try:
-        actions = replumb(identity, load_config(config_path or HOOK_CONFIG))
-    except Exception as exc:  # the domain must not start without its network: say why
-        sys.stderr.write('vmnet: %s: re-plumbing pod of VM %s failed: %s\n' % (argv[0], identity, exc))
+        config = load_config(config_path or HOOK_CONFIG)
+        if operation == ['migrate', 'begin']:
+            (stdout or sys.stdout).write(incoming(identity, domain_xml, config))
+            return 0
+        if _take_marker(identity, config):
+            actions = ['pod prepared by a live migration: left as it is'] if operation[0] == 'prepare' else []
+        elif operation[0] == 'prepare':
+            actions = replumb(identity, config)
+        else:
+            actions = []
+    except Exception as exc:  # the domain must not start (or arrive) without its network: say why
+        sys.stderr.write('vmnet: %s: %s for VM %s failed: %s\n' % (argv[0], what, identity, exc))
         return 1
     for action in actions:
         sys.stderr.write('vmnet: %s: %s\n' % (argv[0], action))

@@ -323,3 +323,8 @@ def pytest_sessionfinish(session):
             reporter.write_line('LEFTOVERS of this session (a teardown is broken): %s'
                                 % ', '.join(ours), red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# The three-host fleet of simulated hypervisors, shared by the fleet and migration tests
+# (imported last: fleetsim imports this module).
+from fleetsim import fleet  # noqa: E402,F401 pylint: disable=wrong-import-position,unused-import

@@ -6,108 +6,22 @@ community.docker.nsenter connection: BGP full mesh, routed pod blocks (IPv4 and 
 with real guests applied by the vm role, a fourth host joining, a host leaving, idempotence,
 check mode and consent.
 
-The tests of this module share the fleet (a module-scoped fixture) and run in file order.
+The tests of this module share the fleet (fleetsim.py's session-scoped fixture, which the live
+migration tests use too) and run in file order.
 """
 
 import json
 import os
-import random
 import time
 
 import pytest
 import yaml
 
 from conftest import unique_name
-from hostsim import Host, inventory, playbook
+from fleetsim import BLUE, FIGURES, GREEN, Fleet, bgp_routes, block_of, established, leases, peers, peers_of, vm_play, wait_until
+from hostsim import playbook
 
 pytestmark = pytest.mark.skipif(not os.path.exists('/usr/lib/frr/bgpd'), reason='FRR is not installed (scripts/setup.sh)')
-
-BLUE = {'name': 'blue', 'vni': 100, 'subnet': '10.10.0.0/24', 'gateway': '10.10.0.1'}
-GREEN = {'name': 'green', 'vni': 200, 'subnet': '10.20.0.0/24', 'ipam': 'none'}
-POD_CIDR_V6 = 'fd10:244::/56'
-FIGURES = {}
-
-FLEET_PLAY = """- hosts: all
-  gather_facts: false
-  roles:
-    - vmnet.networks.fleet
-"""
-
-
-class Fleet(object):
-    def __init__(self, tmp):
-        self.tmp = tmp
-        self.tag = unique_name('vmnt', 4)
-        self.base = random.randrange(10, 240, 10)
-        self.hosts = []
-        self.play = str(tmp / 'fleet.yml')
-        with open(self.play, 'w') as handle:
-            handle.write(FLEET_PLAY)
-        self.group_vars = {'vmnet_fleet_networks': [BLUE, GREEN], 'vmnet_fleet_pod_cidr_v6': POD_CIDR_V6}
-
-    def add_host(self, letter):
-        number = self.base + len(self.hosts) + 1
-        host = Host('%s-%s' % (self.tag, letter), '198.51.100.%d' % number, 'fd00:198:51:100::%d' % number)
-        self.hosts.append(host)
-        return host
-
-    def apply(self, hosts=None, check=False, **per_host):
-        hosts = hosts or self.hosts
-        host_vars = dict((h.name, dict(self.group_vars, **per_host.get(h.name, {}))) for h in hosts)
-        inv = inventory(str(self.tmp / 'inventory.yml'), hosts, **host_vars)
-        return playbook(inv, self.play, *(['--check', '--diff'] if check else []))
-
-    def destroy(self):
-        for host in self.hosts:
-            host.destroy()
-
-
-@pytest.fixture(scope='module')
-def fleet(tmp_path_factory):
-    fleet = Fleet(tmp_path_factory.mktemp('fleet'))
-    try:
-        for letter in 'abc':
-            fleet.add_host(letter)
-        proc, recap, seconds = fleet.apply()
-        assert proc.returncode == 0, proc.stdout[-6000:]
-        FIGURES['first run of the role on 3 hosts (s)'] = round(seconds, 1)
-        started = time.monotonic()
-        wait_until(lambda: all(established(h) == peers_of(fleet, h) for h in fleet.hosts), 30, 'BGP sessions')
-        FIGURES['BGP sessions established after the play (s)'] = round(time.monotonic() - started, 2)
-        wait_until(lambda: all(len(bgp_routes(h)) == 2 for h in fleet.hosts), 30, 'pod blocks routed')
-        FIGURES['pod blocks routed after the play (s)'] = round(time.monotonic() - started, 2)
-        wait_until(lambda: all(len(bgp_routes(h, 6)) == 2 for h in fleet.hosts), 30, 'IPv6 pod blocks routed')
-        FIGURES['IPv6 pod blocks routed after the play (s)'] = round(time.monotonic() - started, 2)
-        yield fleet
-    finally:
-        fleet.destroy()
-        print('\nfleet figures: %s' % json.dumps(FIGURES))
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError('%s: not within %d s' % (what, timeout))
-        time.sleep(0.2)
-
-
-def peers_of(fleet, host, hosts=None):
-    return sorted(h.underlay_ip for h in (hosts or fleet.hosts) if h is not host)
-
-
-def established(host):
-    peers = host.vtysh('show bgp summary json').get('ipv4Unicast', {}).get('peers', {})
-    return sorted(ip for ip, peer in peers.items() if peer.get('state') == 'Established')
-
-
-def bgp_routes(host, family=4):
-    return sorted(r['dst'] for r in host.json('ip', '-%d' % family, '-j', 'route', 'show', 'proto', 'bgp'))
-
-
-def block_of(host, family=4):
-    conf = json.loads(host.out('cat', '/etc/vmnet/cni/net.d/10-vmnet.conflist'))
-    return conf['plugins'][0]['ipam']['ranges'][family // 6][0]['subnet']
 
 
 def bgp_nexthops6(host):
@@ -219,7 +133,7 @@ def test_ipv6_pods_across_hosts(fleet, tmp_path):
     assert set(peers(log)) == {ip6_b}
 
 
-def test_guests_across_hosts(fleet, guest_image, tmp_path):
+def test_guests_across_hosts(fleet, guest_image, tmp_path, request):
     """Guest 1 on A (bridge binding on the pod network, bridge on blue), guest 2 on B (masquerade
     on the pod network, bridge on blue); client pods on B and C."""
     a, b, c = fleet.hosts[:3]
@@ -237,6 +151,8 @@ def test_guests_across_hosts(fleet, guest_image, tmp_path):
     name1, name2 = unique_name('vmntf1-'), unique_name('vmntf2-')
     g1 = a.guest(name1, guest_image, str(tmp_path / 'g1.log'), 'vmnet.connect=%s:8080' % c_pod_ip)
     g2 = b.guest(name2, guest_image, str(tmp_path / 'g2.log'), 'vmnet.connect=10.10.0.250:8080')
+    # the fleet lives on (the migration tests use it): its TCG guests must not eat the CPU
+    request.addfinalizer(lambda: [g.domain.destroy() for g in (g1, g2) if g.domain.isActive()])
     play = str(tmp_path / 'vms.yml')
     with open(play, 'w') as handle:
         handle.write(vm_play(a, name1, 'bridge', tmp_path) + vm_play(b, name2, 'masquerade', tmp_path))
@@ -281,47 +197,6 @@ def test_guests_across_hosts(fleet, guest_image, tmp_path):
         assert vtep in [e.get('dst') for e in mine]
     evpn = c.out('vtysh', '-c', 'show evpn mac vni 100')
     assert leases1['eth1']['mac'] in evpn and leases2['eth1']['mac'] in evpn
-
-
-def peers(log):
-    try:
-        with open(log) as handle:
-            return handle.read().split()
-    except FileNotFoundError:
-        return []
-
-
-def vm_play(host, name, binding, out_dir):
-    """A play that applies the vm role on ``host`` and brings the interfaces' status back."""
-    manifest = {'apiVersion': 'kubevirt.io/v1', 'kind': 'VirtualMachine', 'metadata': {'name': name},
-                'spec': {'template': {'spec': {
-                    'domain': {'devices': {'interfaces': [{'name': 'default', binding: {}},
-                                                          {'name': 'blue', 'bridge': {}}]}},
-                    'networks': [{'name': 'default', 'pod': {}}, {'name': 'blue', 'multus': {'networkName': 'blue'}}]}}}}
-    return """- hosts: {host}
-  gather_facts: false
-  vars:
-    vmnet_pod_cni_conf_dir: /etc/vmnet/cni/net.d
-    vmnet_vm_manifest: {manifest}
-  roles:
-    - vmnet.networks.vm
-  post_tasks:
-    - name: Bring the status back
-      ansible.builtin.copy:
-        content: "{{{{ vmnet_vm_interfaces | to_json }}}}"
-        dest: {out}
-        mode: "0600"
-      delegate_to: localhost
-""".format(host=host.name, manifest=json.dumps(manifest), out=json.dumps(str(out_dir / (name + '.json'))))
-
-
-def leases(guest):
-    found = {}
-    while len(found) < 2:
-        match = guest.wait_for(r'^VMNET-LEASE .*$', timeout=120)
-        fields = dict(f.split('=', 1) for f in match.group(0).split()[1:])
-        found[fields['if']] = fields
-    return found
 
 
 def test_second_run_changes_nothing_and_check_mode_writes_nothing(fleet):
