@@ -124,12 +124,12 @@ def assert_http(vm, timeout=60):
 # --- pieces: (break it, see it back) ------------------------------------------------------
 
 def pod_link(vm, ifname):
-    links = [l for l in ip_json('-n', vm.pod, '-d', 'link') if l['ifname'] == ifname]
+    links = [link for link in ip_json('-n', vm.pod, '-d', 'link') if link['ifname'] == ifname]
     return links[0] if links else None
 
 
 def host_link(vm, ifname):
-    links = [l for l in ip_json('-d', 'link') if l['ifname'] == ifname]
+    links = [link for link in ip_json('-d', 'link') if link['ifname'] == ifname]
     return links[0] if links else None
 
 
