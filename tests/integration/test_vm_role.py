@@ -12,6 +12,7 @@ leaves the host as it was before the VM.
 
 import json
 import re
+import time
 
 from playbooks import run_playbook
 from podnet import netns_run
@@ -71,12 +72,22 @@ def test_the_vm_role_as_users_run_it(podnet, make_domain, libvirt_conn, tmp_path
     def shot():
         return snapshot.take(netns=[pod, podnet.node], state_dirs=[podnet.state_dir], domains=[vm], conn=libvirt_conn)
 
+    def settled():
+        """A snapshot once the kernel is done with new links (IPv6 link-local routes come after DAD)."""
+        before, deadline = shot(), time.monotonic() + 20
+        while True:
+            time.sleep(1)
+            now = shot()
+            if now == before or time.monotonic() > deadline:
+                return now
+            before = now
+
     def unchanged(before, what):
         changed = snapshot.diff(before, shot())
         assert changed == [], '%s changed the host:\n%s' % (what, '\n'.join(changed))
 
     client, _client_ip = podnet.client()
-    original = shot()
+    original = settled()
 
     # check mode on a new VM: reports changes, touches nothing
     preview = role(manifest(vm), check=True)
@@ -106,7 +117,7 @@ def test_the_vm_role_as_users_run_it(podnet, make_domain, libvirt_conn, tmp_path
     # the second run changes nothing, live domain included
     again = role(manifest(vm))
     assert again.rc == 0 and again.changed == 0, again.output
-    applied = shot()
+    applied = settled()
 
     # check mode of a hot-unplug: nothing changes
     preview = role(manifest(vm, l2_state='absent'), check=True)
