@@ -36,7 +36,7 @@ import xml.etree.ElementTree as ET
 from ansible_collections.vmnet.networks.plugins.module_utils import interface, names
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import files
-from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_domain import METADATA_URI, parse_pod_metadata
+from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_xml import METADATA_URI, parse_pod_metadata
 from ansible_collections.vmnet.networks.plugins.module_utils.pod import Pod, plugin_network
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import normalize
 

@@ -18,7 +18,7 @@ __metaclass__ = type
 from ansible_collections.vmnet.networks.plugins.module_utils import names
 from ansible_collections.vmnet.networks.plugins.module_utils.bindings import BINDINGS
 from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_qemu_args
-from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_domain import SRIOV_ALIAS_PREFIX
+from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_xml import SRIOV_ALIAS_PREFIX
 
 MAX_GUEST_ONLY = 10
 

@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_domain import (
-    DomainNics, pci_hostdev_users, render_interface)
+from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_domain import DomainNics, pci_hostdev_users
+from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_xml import render_interface
 
 libvirt = pytest.importorskip('libvirt')
 

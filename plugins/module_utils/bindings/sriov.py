@@ -25,7 +25,7 @@ from contextlib import contextmanager
 
 from ansible_collections.vmnet.networks.plugins.module_utils import faults, nad, sriov, sriov_allocation, sriov_pools
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_domain
+from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_xml
 from ansible_collections.vmnet.networks.plugins.module_utils.host.sriov_netlink import ZERO_MAC, PfNetlink
 from ansible_collections.vmnet.networks.plugins.module_utils.host.sysfs import Sysfs
 
@@ -128,10 +128,10 @@ def status_ips(record):
 
 def ensure_domain(domain, record, iface, queues, check_mode):
     """KubeVirt's ``<hostdev>`` of the VF; no multiqueue (``queues`` is ignored)."""
-    hostdev = libvirt_domain.render_hostdev(record['pci_address'], iface['name'], iface['pciAddress'],
-                                            iface['bootOrder'])
+    hostdev = libvirt_xml.render_hostdev(record['pci_address'], iface['name'], iface['pciAddress'],
+                                         iface['bootOrder'])
     return domain.ensure_hostdev(hostdev, check_mode=check_mode)
 
 
 def remove_domain(domain, iface, check_mode):
-    return domain.remove_hostdev(libvirt_domain.SRIOV_ALIAS_PREFIX + iface['name'], check_mode=check_mode)
+    return domain.remove_hostdev(libvirt_xml.SRIOV_ALIAS_PREFIX + iface['name'], check_mode=check_mode)

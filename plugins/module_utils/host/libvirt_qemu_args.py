@@ -39,7 +39,7 @@ except ImportError:
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_domain import USER_ALIAS_PREFIX
+from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_xml import USER_ALIAS_PREFIX
 
 QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0'
 ET.register_namespace('qemu', QEMU_NS)

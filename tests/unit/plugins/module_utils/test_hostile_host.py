@@ -34,7 +34,7 @@ from ansible_collections.vmnet.networks.plugins.module_utils import module as co
 from ansible_collections.vmnet.networks.plugins.module_utils import pod as pod_module
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, libvirt_domain, nad_store, sriov_netlink
-from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_domain import METADATA_URI
+from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_xml import METADATA_URI
 from ansible_collections.vmnet.networks.plugins.module_utils.host.state import VmState
 from ansible_collections.vmnet.networks.plugins.modules import nad as nad_module
 from ansible_collections.vmnet.networks.plugins.modules import nad_info, sriov_vf, vm_network

@@ -29,7 +29,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.vmnet.networks.plugins.module_utils import names
 from ansible_collections.vmnet.networks.plugins.module_utils.bindings import masquerade
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host import dhcp, files, libvirt_domain, libvirt_qemu_args
+from ansible_collections.vmnet.networks.plugins.module_utils.host import dhcp, files, libvirt_qemu_args, libvirt_xml
 from ansible_collections.vmnet.networks.plugins.module_utils.host.state import VmState
 from ansible_collections.vmnet.networks.plugins.module_utils.pod import Pod
 from ansible_collections.vmnet.networks.plugins.modules import vm_interface, vm_interface_info, vm_network, vm_spec
@@ -392,16 +392,16 @@ def test_qemu_arguments_escape_commas_and_keep_the_rest(value):
 @pytest.mark.parametrize('value', CONTROL)
 def test_libvirt_xml_refuses_control_characters(value):
     with pytest.raises(VmnetError):
-        libvirt_domain.normalise_nic({'alias': 'ua-' + value})
+        libvirt_xml.normalise_nic({'alias': 'ua-' + value})
     with pytest.raises(VmnetError):
-        libvirt_domain.normalise_nic({'alias': 'ua-default', 'target_dev': value})
+        libvirt_xml.normalise_nic({'alias': 'ua-default', 'target_dev': value})
     with pytest.raises(VmnetError):
-        libvirt_domain.render_hostdev('0000:01:00.1', value)
+        libvirt_xml.render_hostdev('0000:01:00.1', value)
 
 
 @pytest.mark.parametrize('value', ['a,b', '{0}', 'a"b', "a'b", 'a<b>&c'])
 def test_libvirt_xml_escapes_the_rest(value):
-    xml = libvirt_domain.render_interface(libvirt_domain.normalise_nic({'alias': 'ua-' + value}))
+    xml = libvirt_xml.render_interface(libvirt_xml.normalise_nic({'alias': 'ua-' + value}))
     assert ET.fromstring(xml).find('alias').get('name') == 'ua-' + value
 
 

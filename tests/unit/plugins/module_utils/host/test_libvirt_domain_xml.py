@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_domain import (
+from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_xml import (
     normalise_nic, parse_interface, render_interface)
 
 DOMAIN_RNG = '/usr/share/libvirt/schemas/domain.rng'

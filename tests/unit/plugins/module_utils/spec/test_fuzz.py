@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
 from ansible_collections.vmnet.networks.plugins.module_utils.bindings import masquerade
-from ansible_collections.vmnet.networks.plugins.module_utils.host import dhcp, libvirt_domain, libvirt_qemu_args
+from ansible_collections.vmnet.networks.plugins.module_utils.host import dhcp, libvirt_qemu_args, libvirt_xml
 from ansible_collections.vmnet.networks.plugins.module_utils.host.state import VmState
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import normalize
 
@@ -308,7 +308,7 @@ def _assert_renders_unchanged(spec):
                                                     'net': '10.0.2.0/24', 'hostname': hostname, 'dnssearch': [],
                                                     'hostfwd': []})
         assert netdev == 'user,id=%s,net=10.0.2.0/24,hostname=%s' % (alias, hostname)
-        xml = libvirt_domain.render_interface(libvirt_domain.normalise_nic({'alias': alias}))
+        xml = libvirt_xml.render_interface(libvirt_xml.normalise_nic({'alias': alias}))
         assert '<alias name="%s" />' % alias in xml
         assert len(names.owner_alias(spec['namespace'], name, iface['name'])) <= names.MAX_ALIAS
         rules = masquerade.rules('ip', {'vm': '10.0.2.2', 'gateway': '10.0.2.1'}, [], iface['podInterfaceName'],
