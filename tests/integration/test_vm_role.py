@@ -73,14 +73,14 @@ def test_the_vm_role_as_users_run_it(podnet, make_domain, libvirt_conn, tmp_path
         return snapshot.take(netns=[pod, podnet.node], state_dirs=[podnet.state_dir], domains=[vm], conn=libvirt_conn)
 
     def settled():
-        """A snapshot once the kernel is done with new links (IPv6 link-local routes come after DAD)."""
-        before, deadline = shot(), time.monotonic() + 20
-        while True:
-            time.sleep(1)
-            now = shot()
-            if now == before or time.monotonic() > deadline:
-                return now
-            before = now
+        """A snapshot once no IPv6 address is tentative (their link-local routes come after DAD)."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(
+                netns_run(ns, 'ip', '-6', 'addr', 'show', 'tentative', check=False).stdout.strip()
+                for ns in (podnet.node, client)):
+            time.sleep(0.5)
+        time.sleep(1)
+        return shot()
 
     def unchanged(before, what):
         changed = snapshot.diff(before, shot())
