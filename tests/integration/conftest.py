@@ -181,30 +181,49 @@ def _remove_domain(domain):
             raise
 
 
+class _Domains(object):
+    """Defines test domains (``vmnt*`` + a random suffix) and removes them in ``close()``."""
+
+    def __init__(self, conn, image, directory):
+        self._conn, self._image, self._directory = conn, image, directory
+        self._made = []
+
+    def make(self, prefix, nics_xml='', vcpus=1, acpi=True, cmdline=''):
+        name = unique_name(prefix + '-')
+        serial_log = os.path.join(str(self._directory), name + '-serial.log')
+        xml = _domain_xml(name, self._image, serial_log, nics_xml, vcpus, acpi, cmdline)
+        self._conn.defineXML(xml)
+        self._made.append(name)
+        _made_domains.add(name)
+        return Guest(self._conn, name, serial_log)
+
+    def close(self):
+        for name in reversed(self._made):
+            try:
+                _remove_domain(self._conn.lookupByName(name))
+            except libvirt.libvirtError as err:
+                if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    raise
+            _made_domains.discard(name)
+
+
 @pytest.fixture
 def make_domain(libvirt_conn, guest_image, tmp_path):
     """``make_domain(prefix, nics_xml='', vcpus=1, acpi=True, cmdline='')`` defines (does not
     start) a TCG test domain named ``prefix`` + a random suffix and returns its ``Guest``.
     ``cmdline`` is appended to the guest kernel's (vmnet.* knobs, tools/guest/init)."""
-    made = []
+    domains = _Domains(libvirt_conn, guest_image, tmp_path)
+    yield domains.make
+    domains.close()
 
-    def make(prefix, nics_xml='', vcpus=1, acpi=True, cmdline=''):
-        name = unique_name(prefix + '-')
-        serial_log = str(tmp_path / (name + '-serial.log'))
-        xml = _domain_xml(name, guest_image, serial_log, nics_xml, vcpus, acpi, cmdline)
-        libvirt_conn.defineXML(xml)
-        made.append(name)
-        _made_domains.add(name)
-        return Guest(libvirt_conn, name, serial_log)
 
-    yield make
-    for name in reversed(made):
-        try:
-            _remove_domain(libvirt_conn.lookupByName(name))
-        except libvirt.libvirtError as err:
-            if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
-                raise
-        _made_domains.discard(name)
+@pytest.fixture(scope='module')
+def make_module_domain(libvirt_conn, guest_image, tmp_path_factory):
+    """``make_domain`` for module-scoped fixtures: one guest booted once and shared by the
+    tests of a module (a boot costs ~20 s of TCG)."""
+    domains = _Domains(libvirt_conn, guest_image, tmp_path_factory.mktemp('domains'))
+    yield domains.make
+    domains.close()
 
 
 # --- host links -----------------------------------------------------------------------

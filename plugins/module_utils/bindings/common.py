@@ -54,8 +54,7 @@ def converge(pod, record, want, have, steps, check_mode, previous):
 
 
 def make_glue(pod, record):
-    """(Re)make the glue whole: its pieces only make sense together."""
-    glue.remove(record['glue'])
+    """(Re)make the glue whole, keeping the pieces that are as wanted (see glue.create)."""
     glue.create(record['glue'], pod.netns)
 
 
@@ -79,7 +78,18 @@ def tap_nic(record, iface, queues):
 
 
 def ensure_tap_nic(domain, record, iface, queues, check_mode):
-    return domain.ensure(tap_nic(record, iface, queues), check_mode=check_mode)
+    """The NIC as ``tap_nic`` says. A live NIC on a host tap nobody holds (deleted by hand
+    and made anew by a repair: the QEMU fd points at the old one) carries nothing: it is
+    unplugged and plugged again (and the glue's redirects, which libvirt drops at the unplug,
+    made again)."""
+    nic = tap_nic(record, iface, queues)
+    replug = []
+    if domain.running and domain.get(nic['alias'])['live'] and glue.abandoned(record['glue']):
+        replug = domain.remove(nic['alias'], check_mode=check_mode)['actions']
+    result = domain.ensure(nic, check_mode=check_mode)
+    if replug and not check_mode:
+        glue.redirect(record['glue'])
+    return dict(result, actions=replug + result['actions'])
 
 
 def remove_nic(domain, iface, check_mode):

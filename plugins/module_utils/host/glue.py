@@ -61,16 +61,25 @@ def _refuse_foreign(glue, *links):
 
 
 def create(glue, netns):
+    """Make the glue whole. A host tap that is vmnet's and as wanted is kept (QEMU may hold
+    it open: a tap made anew is one QEMU never opens), as is a veth whose pod end exists;
+    every other piece is made (again)."""
     with netlink.Namespace() as host:
-        host.add_tap(glue['host_tap'], glue['mtu'], glue['multi_queue'], glue['owner'])
+        tap = host.link(glue['host_tap'])
+        if not tap or tap['alias'] != glue['owner'] or tap['mtu'] != glue['mtu'] or \
+                bool(tap['multi_queue']) != glue['multi_queue']:
+            _remove_owned(host, glue, glue['host_tap'])
+            host.add_tap(glue['host_tap'], glue['mtu'], glue['multi_queue'], glue['owner'])
         faults.point('glue:host-tap')
-        host.add_veth_into(glue['host_veth'], glue['pod_tap'], netns, glue['mtu'], glue['owner'])
+        if not host.link(glue['host_veth']) or not _pod_tap(glue, netns):
+            _remove_owned(host, glue, glue['host_veth'])
+            host.add_veth_into(glue['host_veth'], glue['pod_tap'], netns, glue['mtu'], glue['owner'])
         faults.point('glue:veth')
         for ifname in (glue['host_tap'], glue['host_veth']):
             # keep the host stack off these links (no IPv6 link-local, no router solicitations)
             with open('/proc/sys/net/ipv6/conf/%s/disable_ipv6' % ifname, 'w') as handle:
                 handle.write('1')
-            host.set_link(ifname, state='up')
+            host.set_link(ifname, mtu=glue['mtu'], state='up')
         connect(host, glue['host_tap'], glue['host_veth'])
     with netlink.Namespace(netns) as pod:
         pod.set_link(glue['pod_tap'], master=glue['bridge'], mtu=glue['mtu'])
@@ -78,14 +87,42 @@ def create(glue, netns):
 
 
 def connect(host, tap, veth):
-    """The redirects between the host tap and the host veth, both ways (``host``: netlink.Namespace)."""
+    """The redirects between the host tap and the host veth, both ways, made anew (``host``:
+    netlink.Namespace): libvirt deletes the tap's ingress qdisc when it unplugs the NIC."""
+    for ifname in (tap, veth):
+        host.drop_ingress(ifname)
     redirects.connect(host, tap, veth)
+
+
+def redirect(glue):
+    """Make both redirects anew, as after a NIC was plugged again."""
+    with netlink.Namespace() as host:
+        connect(host, glue['host_tap'], glue['host_veth'])
+
+
+def _pod_tap(glue, netns):
+    if not netlink.netns_exists(netns):
+        return None
+    with netlink.Namespace(netns) as pod:
+        return pod.link(glue['pod_tap'])
+
+
+def _remove_owned(host, glue, ifname):
+    link = host.link(ifname)
+    if link and link['alias'] == glue['owner']:
+        host.delete(ifname)
+
+
+def abandoned(glue):
+    """True when the host tap is there and up but no process holds it (no carrier): the
+    QEMU that opened it lost it (the tap was deleted and made anew)."""
+    with netlink.Namespace() as host:
+        tap = host.link(glue['host_tap'])
+    return bool(tap and tap['up'] and not tap['carrier'])
 
 
 def remove(glue):
     """Delete the host links (the pod end goes with its veth). Only links vmnet owns."""
     with netlink.Namespace() as host:
         for ifname in (glue['host_veth'], glue['host_tap']):
-            link = host.link(ifname)
-            if link and link['alias'] == glue['owner']:
-                host.delete(ifname)
+            _remove_owned(host, glue, ifname)

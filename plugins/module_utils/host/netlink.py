@@ -187,9 +187,9 @@ class Namespace(object):
         return msg['index'] if msg else None
 
     def link(self, ifname):
-        """A link as ``{index, name, kind, mac, mtu, up, master, alias, multi_queue}``; None
-        if absent. ``multi_queue`` is the kernel's IFF_MULTI_QUEUE of a tun/tap (None for
-        other kinds)."""
+        """A link as ``{index, name, kind, mac, mtu, up, carrier, master, alias, multi_queue}``;
+        None if absent. ``multi_queue`` is the kernel's IFF_MULTI_QUEUE of a tun/tap (None for
+        other kinds); a tap has ``carrier`` while a process (QEMU) has it open."""
         msg = self._message(ifname)
         if msg is None:
             return None
@@ -203,6 +203,7 @@ class Namespace(object):
             'mac': msg.get_attr('IFLA_ADDRESS'),
             'mtu': msg.get_attr('IFLA_MTU'),
             'up': bool(msg['flags'] & 1),
+            'carrier': bool(msg.get_attr('IFLA_CARRIER')),
             'master': self._name_of(master) if master else None,
             'alias': msg.get_attr('IFLA_IFALIAS'),
             'multi_queue': _tun_multi_queue(info),

@@ -33,13 +33,13 @@ from ansible_collections.vmnet.networks.plugins.module_utils import interface, n
 from ansible_collections.vmnet.networks.plugins.module_utils import module as common
 from ansible_collections.vmnet.networks.plugins.module_utils import pod as pod_module
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, libvirt_domain, nad_store, sriov_netlink
+from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, libvirt_domain, nad_store
 from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_xml import METADATA_URI
 from ansible_collections.vmnet.networks.plugins.module_utils.host.state import VmState
 from ansible_collections.vmnet.networks.plugins.modules import nad as nad_module
 from ansible_collections.vmnet.networks.plugins.modules import nad_info, sriov_vf, vm_network
 
-from test_sriov_fakes import FakeKernel, PF_IF, vf_address
+from test_sriov_fakes import FakeKernel, PF_IF, fake_sriov_host, vf_address
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
 
@@ -579,19 +579,7 @@ def test_hook_configuration_must_be_complete_and_absolute(hook):
 
 @pytest.fixture
 def sriov_host(tmp_path, monkeypatch):
-    kernel = FakeKernel(str(tmp_path), num_vfs=2)
-    kernel.users = {}
-    monkeypatch.setattr(sriov_vf, 'Sysfs', lambda root: kernel)
-    monkeypatch.setattr(sriov_netlink, 'PfNetlink', lambda: kernel.netlink)
-    monkeypatch.setattr(sriov_netlink, 'HAS_PYROUTE2', True)
-
-    def users(uri):
-        if kernel.users is None:
-            raise VmnetError('cannot connect to libvirt at %s: no socket' % uri)
-        return kernel.users
-    monkeypatch.setattr(libvirt_domain, 'pci_hostdev_users', users)
-    monkeypatch.setattr(sriov, 'LOCK_DIR', str(tmp_path / 'locks'))
-    return kernel
+    return fake_sriov_host(tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize('args', [{'num_vfs': 3}, {'num_vfs': 0}, {'vfs': [{'vf': 1, 'driver': 'vfio-pci'}]}])

@@ -15,9 +15,12 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.vmnet.networks.plugins.module_utils import sriov
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
+from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_domain, sriov_netlink
 from ansible_collections.vmnet.networks.plugins.module_utils.host.sriov_netlink import VF_FIELDS
 from ansible_collections.vmnet.networks.plugins.module_utils.host.sysfs import Sysfs
+from ansible_collections.vmnet.networks.plugins.modules import sriov_pool, sriov_vf, sriov_vf_info
 
 PF = '0000:02:00.0'
 PF_IF = 'enp2s0f0'
@@ -27,6 +30,26 @@ KERNEL_VF_DRIVER = 'igbvf'
 
 def vf_address(index):
     return '0000:02:10.%d' % index
+
+
+def fake_sriov_host(tmp_path, monkeypatch, num_vfs=2):
+    """The SR-IOV modules on a FakeKernel: its sysfs, its PF netlink, and libvirt's view of
+    the VFs in use as ``kernel.users`` (None: libvirt does not answer). Returns the kernel."""
+    kernel = FakeKernel(str(tmp_path), num_vfs=num_vfs)
+    kernel.users = {}
+    kernel.tmp = tmp_path
+    for module in (sriov_vf, sriov_vf_info, sriov_pool):
+        monkeypatch.setattr(module, 'Sysfs', lambda root: kernel)
+    monkeypatch.setattr(sriov_netlink, 'PfNetlink', lambda: kernel.netlink)
+    monkeypatch.setattr(sriov_netlink, 'HAS_PYROUTE2', True)
+
+    def users(uri):
+        if kernel.users is None:
+            raise VmnetError('cannot connect to libvirt at %s: no socket' % uri)
+        return kernel.users
+    monkeypatch.setattr(libvirt_domain, 'pci_hostdev_users', users)
+    monkeypatch.setattr(sriov, 'LOCK_DIR', str(tmp_path / 'locks'))
+    return kernel
 
 
 def test_fake_layout(tmp_path):

@@ -15,31 +15,14 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_domain, sriov_netlink
 from ansible_collections.vmnet.networks.plugins.modules import sriov_pool, sriov_vf, sriov_vf_info
 
-from test_sriov_fakes import FakeKernel, PF, PF_IF, vf_address
+from test_sriov_fakes import PF, PF_IF, fake_sriov_host, vf_address
 
 
 @pytest.fixture
 def host(tmp_path, monkeypatch):
-    kernel = FakeKernel(str(tmp_path), num_vfs=2)
-    kernel.users = {}
-    monkeypatch.setattr(sriov_vf, 'Sysfs', lambda root: kernel)
-    monkeypatch.setattr(sriov_vf_info, 'Sysfs', lambda root: kernel)
-    monkeypatch.setattr(sriov_pool, 'Sysfs', lambda root: kernel)
-    monkeypatch.setattr(sriov_netlink, 'PfNetlink', lambda: kernel.netlink)
-    monkeypatch.setattr(sriov_netlink, 'HAS_PYROUTE2', True)
-
-    def users(uri):
-        if kernel.users is None:
-            raise VmnetError('cannot connect to libvirt at %s: no socket' % uri)
-        return kernel.users
-    monkeypatch.setattr(libvirt_domain, 'pci_hostdev_users', users)
-    monkeypatch.setattr('ansible_collections.vmnet.networks.plugins.module_utils.sriov.LOCK_DIR', str(tmp_path / 'locks'))
-    kernel.tmp = tmp_path
-    return kernel
+    return fake_sriov_host(tmp_path, monkeypatch)
 
 
 def run(capsys, module, check_mode=False, diff=False, **args):

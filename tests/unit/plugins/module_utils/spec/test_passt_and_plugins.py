@@ -13,44 +13,23 @@ import pytest
 
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import normalize
 
-IFACE = 'spec.domain.devices.interfaces[0]'
-IFACE1 = 'spec.domain.devices.interfaces[1]'
-ONE_BINDING = 'logical default interface must have exactly one binding method or binding plugin'
+from spec_manifests import IFACE, ONE_BINDING, errors_of, legacy, pod, vmi
+from spec_manifests import accepted as admitted
+
 PASST_PLUGIN = {'passt': {'sidecarImage': 'quay.io/kubevirt/network-passt-binding:v1.7.0',
                           'networkAttachmentDefinition': 'default/netbindingpasst',
                           'migration': {'method': 'link-refresh'}}}
 MANAGED_TAP = {'mytap': {'domainAttachmentType': 'managedTap'}}
 
 
-def vmi(interfaces, networks):
-    return {'apiVersion': 'kubevirt.io/v1', 'kind': 'VirtualMachineInstance', 'metadata': {'name': 'testvmi'},
-            'spec': {'domain': {'devices': {'interfaces': interfaces}}, 'networks': networks}}
-
-
-def legacy(interfaces, networks):
-    return {'kind': 'VM', 'spec': {'domain': {'devices': {'interfaces': interfaces}}, 'networks': networks}}
-
-
-def pod(name='default'):
-    return {'name': name, 'pod': {}}
+def accepted(manifest, **options):
+    spec = admitted(manifest, **options)
+    assert normalize(spec) == (spec, [])     # the model carries what admitted it (registrations too)
+    return spec
 
 
 def multus(name):
     return {'name': name, 'multus': {'networkName': 'nad-' + name}}
-
-
-def errors_of(manifest, **options):
-    spec, errors = normalize(manifest, options)
-    assert (spec is None) == bool(errors)
-    return [(problem['field'], problem['message']) for problem in errors]
-
-
-def accepted(manifest, **options):
-    spec, errors = normalize(manifest, options)
-    assert errors == []
-    again, errors = normalize(spec)     # the model carries what admitted it
-    assert (again, errors) == (spec, [])
-    return spec
 
 
 # --- the old core passt (KubeVirt v0.5x-v1.2) ----------------------------------------------
