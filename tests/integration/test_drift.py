@@ -224,7 +224,7 @@ COMMON = {
     'pod-tap': (lambda vm: netns_run(vm.pod, 'ip', 'link', 'set', POD_TAP, 'nomaster'),
                 lambda vm: pod_link(vm, POD_TAP).get('master') == BRIDGE, 'repair glue'),
     'tc-redirect': (lambda vm: subprocess.run(['tc', 'qdisc', 'del', 'dev', vm.host_veth, 'ingress'], check=True),
-                    lambda vm: all('mirred' in f for f in redirects(vm)), 'repair glue'),
+                    lambda vm: all(' bpf ' in f or 'mirred' in f for f in redirects(vm)), 'repair glue'),
     'dnsmasq': (kill_dnsmasq, lambda vm: dnsmasq_pid(vm) is not None, 'start dnsmasq (not running)'),
     'domain-nic': (detach_nic, lambda vm: domain_nic(vm, 0) and domain_nic(vm, libvirt.VIR_DOMAIN_XML_INACTIVE),
                    None),
