@@ -30,7 +30,7 @@ description:
     releases the addresses, namespace, state); refused while the domain runs on the source."
   - "O(step=announce) (on the target host): QEMU announces the guest once more, after the source pod is gone (a
     bridge on the source may have held the guest's MAC until then)."
-version_added: 0.1.0
+version_added: 0.2.0
 author:
   - vmnet.networks contributors (@vmnet)
 extends_documentation_fragment:
