@@ -78,14 +78,12 @@ def _boot(tmp_path_factory, make_module_domain, binding, **network):
 
 @pytest.fixture(scope='module')
 def bridge_vm(tmp_path_factory, make_module_domain):
-    for vm in _boot(tmp_path_factory, make_module_domain, 'bridge'):
-        yield vm
+    yield from _boot(tmp_path_factory, make_module_domain, 'bridge')
 
 
 @pytest.fixture(scope='module')
 def masquerade_vm(tmp_path_factory, make_module_domain):
-    for vm in _boot(tmp_path_factory, make_module_domain, 'masquerade', ipv6_subnet='fd00:250:9::/64'):
-        yield vm
+    yield from _boot(tmp_path_factory, make_module_domain, 'masquerade', ipv6_subnet='fd00:250:9::/64')
 
 
 # --- traffic ----------------------------------------------------------------------------
@@ -275,7 +273,7 @@ def check_drift(vm, piece, pieces, traffic):
         debug = subprocess.run('ip -s -d link show %s; ip -s -d link show %s; tc -s filter show dev %s ingress; '
                                'tc -s filter show dev %s ingress; ip -n %s -s -d link; ip -n %s addr' % (
                                    vm.host_tap, vm.host_veth, vm.host_tap, vm.host_veth, vm.pod, vm.pod),
-                               shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True).stdout
+                               shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False).stdout
         raise AssertionError('%s: %s\nthe repair run: %s\nconsole:\n%s\n%s\n%s'
                              % (piece, err, repaired['actions'], vm.guest.console()[-1500:], debug,
                                 vm.guest.domain.XMLDesc(0)))
