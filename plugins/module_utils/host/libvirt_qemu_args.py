@@ -39,7 +39,7 @@ except ImportError:
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_xml import USER_ALIAS_PREFIX
+from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_xml import METADATA_KEY, METADATA_URI, USER_ALIAS_PREFIX
 
 QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0'
 ET.register_namespace('qemu', QEMU_NS)
@@ -206,13 +206,32 @@ def _edit(domain, alias, want, check_mode):
     action = _action(alias, before['config'], want)
     if action and not check_mode:
         _replace(config, alias, want)
+        pod_record = _take_pod_record(config)
         try:
             domain.connect().defineXML(ET.tostring(config, encoding='unicode'))
+            if pod_record is not None:
+                domain.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, pod_record, METADATA_KEY, METADATA_URI,
+                                   libvirt.VIR_DOMAIN_AFFECT_CONFIG)
         except libvirt.libvirtError as err:
             raise VmnetError('libvirt domain "%s": %s failed: %s' % (domain.name(), action, err.get_error_message()))
     return {'changed': bool(action), 'actions': [action] if action else [],
             'before': before, 'after': {'config': want, 'live': before['live']},
             'restart_required': live is not None and before['live'] != want}
+
+
+def _take_pod_record(config):
+    """Take vmnet's ``<pod>`` record out of ``<metadata>`` (dropping a ``<metadata>`` left
+    empty) and return it as text, to be given back through libvirt's metadata API:
+    ElementTree would declare its namespace on ``<domain>``, and libvirt would then keep that
+    declaration on ``<metadata>`` once the record is removed."""
+    metadata = config.find('metadata')
+    record = metadata.find('{%s}pod' % METADATA_URI) if metadata is not None else None
+    if record is None:
+        return None
+    metadata.remove(record)
+    if len(metadata) == 0 and not (metadata.text or '').strip():
+        config.remove(metadata)
+    return ET.tostring(ET.Element('pod', dict(record.attrib)), encoding='unicode')
 
 
 def _action(alias, have, want):
