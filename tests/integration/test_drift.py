@@ -303,8 +303,6 @@ def test_bridge_piece_drift_is_repaired_and_traffic_flows(bridge_vm, piece):
     check_drift(bridge_vm, piece, BRIDGE_PIECES, assert_ping)
 
 
-
-
 @pytest.mark.parametrize('piece', drift_cases(MASQUERADE_PIECES))
 def test_masquerade_piece_drift_is_repaired_and_traffic_flows(masquerade_vm, piece):
     check_drift(masquerade_vm, piece, MASQUERADE_PIECES, assert_http)
