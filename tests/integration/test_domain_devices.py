@@ -158,9 +158,9 @@ def ping(netns, address):
 def test_interface_device_fields_reach_the_booted_guest(podnet, make_domain):
     conflists = {}
     for nad, subnet in SUBNETS.items():
-        conflists[nad] = podnet.write_nad('vmnt-' + nad, {'cniVersion': '0.3.1', 'name': 'vmnt-' + nad, 'type': 'bridge',
-                                         'bridge': 'vmnt%s%s' % (nad[:2], podnet.node[-6:]),
-                                         'ipam': {'type': 'host-local', 'subnet': subnet, 'dataDir': podnet.ipam_dir}})
+        conflists[nad] = podnet.write_nad('vmnt-' + nad, {
+            'cniVersion': '0.3.1', 'name': 'vmnt-' + nad, 'type': 'bridge', 'bridge': 'vmnt%s%s' % (nad[:2], podnet.node[-6:]),
+            'ipam': {'type': 'host-local', 'subnet': subnet, 'dataDir': podnet.ipam_dir}})
     guest = make_domain('vmntdev', nics_xml=PER_DEVICE_BOOT)
     vm = guest.name
     spec = manifest(vm)
@@ -177,59 +177,62 @@ def test_interface_device_fields_reach_the_booted_guest(podnet, make_domain):
     applied = vm_module(podnet, spec)
     assert applied['changed'], applied
     status = dict((i['name'], i) for i in applied['interfaces'])
-    assert [status[i['name']]['mac'] for i in (DEFAULT, RTL, INTEL)] == [i['macAddress'] for i in (DEFAULT, RTL, INTEL)]
 
     # the pod record: the VM the module reports, in the state dir it was given
-    record = {'vm': applied['vm'], 'namespace': applied['namespace'],
-              'state-dir': podnet.state_dir}
+    record = {'vm': applied['vm'], 'namespace': applied['namespace'], 'state-dir': podnet.state_dir}
     assert (applied['vm'], applied['namespace']) == (vm, 'default')
     assert pod_record(guest.domain, live=False) == record
 
     guest.start()
     assert pod_record(guest.domain, live=True) == record
-
-    # libvirt's live XML: every field on its NIC
     nics = live_nics(guest.domain)
     assert sorted(nics) == ['ua-default', 'ua-intel', 'ua-rtl'], nics
-    for iface in (DEFAULT, RTL, INTEL):
-        nic = nics['ua-' + iface['name']]
-        domain, bus, slot, function = re.match(r'^(\w+):(\w+):(\w+)\.(\w)$', iface['pciAddress']).groups()
-        assert nic['address'] == {'type': 'pci', 'domain': '0x' + domain, 'bus': '0x' + bus, 'slot': '0x' + slot,
-                                  'function': '0x' + function}, (iface['name'], nic)
-        assert nic['mac'] == iface['macAddress'], (iface['name'], nic)
-        assert nic['model'] == {'virtio': 'virtio-non-transitional'}.get(iface.get('model', 'virtio'), iface.get('model')), nic
-        assert nic['boot'] == (str(iface['bootOrder']) if 'bootOrder' in iface else None), (iface['name'], nic)
-        assert nic['rom'] == (None if 'bootOrder' in iface else 'no'), (iface['name'], nic)
-        assert nic['acpi'] == (str(iface['acpiIndex']) if 'acpiIndex' in iface else None), (iface['name'], nic)
-
-    # QEMU's command line: the device, its slot, MAC, boot index and ACPI index
     devices = qemu_devices(vm)
-    for iface in (DEFAULT, RTL, INTEL):
-        device = devices['ua-' + iface['name']]
-        assert device['driver'] == {'virtio': 'virtio-net-pci-non-transitional', 'rtl8139': 'rtl8139',
-                                    'e1000': 'e1000'}[iface.get('model', 'virtio')], device
-        assert (device['bus'], device['addr']) == ('pci.0', '0x' + iface['pciAddress'][8:10].lstrip('0')), device
-        assert device['mac'] == iface['macAddress'], device
-        assert str(device.get('bootindex')) == str(iface.get('bootOrder')), device
-        assert str(device.get('acpi-index')) == str(iface.get('acpiIndex')), device
+    seen = guest_nics(guest, 3)     # by MAC; a NIC is found by the MAC libvirt gave it
 
-    # the guest: each NIC at its PCI address, with its model's IDs and driver, its MAC, its
-    # ACPI index, and a DHCP lease
-    seen = guest_nics(guest, 3)
-    assert sorted(seen) == sorted(i['macAddress'] for i in (DEFAULT, RTL, INTEL)), seen
+    # every field, on every layer: all differences are collected, so that a broken field shows
+    # on each layer that sees it
+    wrong = []
+
+    def expect(where, got, want):
+        if got != want:
+            wrong.append('%s: %r, expected %r' % (where, got, want))
+
     for iface in (DEFAULT, RTL, INTEL):
-        nic = seen[iface['macAddress']]
-        driver, ids = DRIVER[iface.get('model', 'virtio')]
-        assert nic['DEVICE']['pci'] == iface['pciAddress'], (iface['name'], nic)
-        assert (nic['DEVICE']['driver'], nic['DEVICE']['id']) == (driver, ids), (iface['name'], nic)
-        assert nic['DEVICE']['acpi_index'] == str(iface.get('acpiIndex', 'none')), (iface['name'], nic)
-        assert nic['LEASE']['mac'] == iface['macAddress'], (iface['name'], nic)
-    assert seen[DEFAULT['macAddress']]['LEASE']['ip'] == '10.0.2.2'   # masquerade's guest address
+        name, alias, model = iface['name'], 'ua-' + iface['name'], iface.get('model', 'virtio')
+        expect('%s: status mac' % name, status[name]['mac'], iface['macAddress'])
+        # libvirt's live XML
+        nic = nics[alias]
+        pci = dict(zip(('domain', 'bus', 'slot', 'function'), re.split('[:.]', iface['pciAddress'])))
+        expect('%s: live XML <address>' % name, nic['address'], dict({k: '0x' + v for k, v in pci.items()}, type='pci'))
+        expect('%s: live XML <mac>' % name, nic['mac'], iface['macAddress'])
+        expect('%s: live XML <model>' % name, nic['model'], {'virtio': 'virtio-non-transitional'}.get(model, model))
+        expect('%s: live XML <boot order>' % name, nic['boot'], str(iface['bootOrder']) if 'bootOrder' in iface else None)
+        expect('%s: live XML <rom enabled>' % name, nic['rom'], None if 'bootOrder' in iface else 'no')
+        expect('%s: live XML <acpi index>' % name, nic['acpi'], str(iface['acpiIndex']) if 'acpiIndex' in iface else None)
+        # QEMU's command line
+        device = devices.get(alias, {})
+        expect('%s: qemu driver' % name, device.get('driver'), {'virtio': 'virtio-net-pci-non-transitional'}.get(model, model))
+        expect('%s: qemu bus,addr' % name, (device.get('bus'), device.get('addr')), ('pci.0', '0x' + pci['slot'].lstrip('0')))
+        expect('%s: qemu mac' % name, device.get('mac'), iface['macAddress'])
+        expect('%s: qemu bootindex' % name, device.get('bootindex'), iface.get('bootOrder'))
+        expect('%s: qemu acpi-index' % name, device.get('acpi-index'), iface.get('acpiIndex'))
+        # the guest: its NIC at the PCI address, with the model's IDs and driver, the MAC, the
+        # ACPI index and a DHCP lease
+        guest_nic = seen.get(nic['mac'], {})
+        found = guest_nic.get('DEVICE', {})
+        expect('%s: guest MAC' % name, guest_nic.get('NIC', {}).get('mac'), iface['macAddress'])
+        expect('%s: guest PCI address' % name, found.get('pci'), iface['pciAddress'])
+        expect('%s: guest driver, PCI IDs' % name, (found.get('driver'), found.get('id')), DRIVER[model])
+        expect('%s: guest acpi_index' % name, found.get('acpi_index'), str(iface.get('acpiIndex', 'none')))
+        expect('%s: guest lease' % name, guest_nic.get('LEASE', {}).get('ip'),
+               '10.0.2.2' if name == 'default' else status[name]['ipAddress'])   # masquerade's guest address
+    assert not wrong, 'the manifest\'s fields did not all arrive:\n' + '\n'.join(wrong)
+    # the bridge NICs carry traffic both ways
     for iface in (RTL, INTEL):
-        lease = seen[iface['macAddress']]['LEASE']
-        assert lease['ip'] == status[iface['name']]['ipAddress'], (lease, status)
+        address = status[iface['name']]['ipAddress']
         client, _address = podnet.client('c' + iface['name'][:3], conflist=conflists[iface['name']])
-        assert ping(client, lease['ip']), '%s: no answer from %s' % (iface['name'], lease['ip'])
+        assert ping(client, address), '%s: no answer from %s' % (iface['name'], address)
 
     again = vm_module(podnet, spec)
     assert (again['changed'], again['actions']) == (False, []), again
