@@ -10,11 +10,16 @@ One TCG guest with three NICs from one ``VirtualMachine`` applied by the ``vm`` 
 * ``intel``: bridge on a second NAD, ``model: e1000``, at 0000:00:0c.0, ``bootOrder`` 1,
   ``acpiIndex`` 3.
 
-Each field is proven three ways where it can be: from inside the guest (tools/guest/init
-prints each NIC's PCI address, PCI IDs, driver and ACPI index: ``VMNET-DEVICE``), in
-libvirt's live XML, and in the QEMU command line (/proc/<pid>/cmdline). Every NIC gets its
-DHCP lease (and the bridge ones answer a ping from a client pod on their network): the
-device works, not only exists.
+Each field is checked on every layer that can show it, and every difference is reported at
+once: the module's status, libvirt's live XML, QEMU's command line (/proc/<pid>/cmdline) and
+the inside of the guest (tools/guest/init prints each NIC's PCI address, PCI IDs, driver and
+ACPI index: ``VMNET-DEVICE``). Every NIC gets its DHCP lease (and the bridge ones answer a
+ping from a client pod on their network): the device works, not only exists.
+
+The domain boots per device (an empty CD-ROM with ``<boot order='9'/>``), as KubeVirt's
+domains do: libvirt refuses a device's boot order beside ``<os><boot dev=.../>``, which it
+gives every domain defined without boot elements; on such a domain the manifest is refused
+before anything changes, naming the field.
 
 * ``acpiIndex``: the guest kernel reads it from the _DSM (function 7) that QEMU's ACPI PCI
   hotplug on the ``pc`` machine generates for a device with ``acpi-index``, and shows it as
