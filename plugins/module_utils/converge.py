@@ -111,6 +111,9 @@ def converge(host, spec, switches, state='present', domain_name=None, check_mode
         raise VmnetError('the libvirt domain %s does not exist at %s; define it first (nothing was changed)'
                          % (domain_name, host.uri), field='domain')
     try:
+        for iface in spec['interfaces'] if present else []:
+            if iface['state'] != 'absent':
+                interface.check_domain(iface, domain)
         with pod:
             steps = plan(spec, pod, state)
             for network in steps['attach']:

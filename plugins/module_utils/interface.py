@@ -44,6 +44,21 @@ def queues(spec, iface, domain):
     return min(domain.vcpus()['current'], MAX_QUEUES)
 
 
+def check_domain(iface, domain):
+    """Refuse, before anything changes, what the domain cannot take: a ``bootOrder`` on a
+    domain that boots by ``<os><boot dev=.../>`` (libvirt has either those or per-device
+    boot orders, never both)."""
+    if domain is None or iface['bootOrder'] is None:
+        return
+    devices = domain.os_boot_devices()
+    if devices:
+        raise VmnetError('interface "%s": bootOrder %d needs a domain that boots by per-device boot orders, but libvirt '
+                         'domain "%s" boots by <os><boot dev=.../> (%s), and libvirt allows one or the other: give its '
+                         'disks <boot order="N"/> instead, or leave bootOrder out (nothing was changed)'
+                         % (iface['name'], iface['bootOrder'], domain.name, ', '.join(devices)),
+                         field='interfaces[%d].bootOrder' % iface['index'])
+
+
 @contextmanager
 def sriov_host(pod, ifaces, uri):
     """When one of ``ifaces`` has the sriov binding, this host's SR-IOV side for the run
@@ -68,6 +83,7 @@ def sync_dhcp(pod, iface_name, record, check_mode):
 def ensure(pod, spec, iface, domain, dns, check_mode):
     """Make the interface present; returns a result dict (changed, actions, diff, status)."""
     binding = binding_of(iface, spec)
+    check_domain(iface, domain)
     nic_queues = queues(spec, iface, domain)
     fresh = pod.state.read('interfaces', iface['name']) is None
     if fresh and not pod.exists():

@@ -15,7 +15,8 @@ description:
     results and the same library; those modules stay for playbooks that compose the pieces.
   - "First, before anything on the host changes: the manifest's admission (M(vmnet.networks.vm_spec), every
     error at once, with KubeVirt's field paths), the VM's name, that every interface's binding is supported,
-    that the libvirt domain exists (O(state=present)), and that every network to attach passes its checks
+    that the libvirt domain exists (O(state=present)) and can take every C(bootOrder) (libvirt refuses one on a domain
+    that boots by C(<os><boot dev=.../>)), and that every network to attach passes its checks
     (its NetworkAttachmentDefinition, the NAD policy, the binding, its CNI plugins' binaries)."
   - "Then, holding the VM's lock: unplugs the interfaces that go: those vmnet bound that the manifest no longer
     lists, then those whose spec C(state) is C(absent), in reverse spec order (hot-unplug from a running domain);

@@ -28,9 +28,11 @@ description:
     It is restarted when it has died or its configuration changed."
   - "The domain NIC is C(<interface type='ethernet'>) with C(<target dev=... managed='no'/>), matched by its
     alias C(ua-<name>): MAC (O(spec) C(macAddress), else the pod NIC's original MAC), model, MTU, PCI
-    address, link state, boot order and, with C(networkInterfaceMultiqueue), one queue per vCPU. Added to
-    a running domain it is hot-plugged. Live changes that libvirt cannot apply to a running NIC are made in
-    the persistent configuration and reported by RV(restart_required)."
+    address, link state, boot order, ACPI index and, with C(networkInterfaceMultiqueue), one queue per vCPU.
+    Added to a running domain it is hot-plugged. Live changes that libvirt cannot apply to a running NIC are
+    made in the persistent configuration and reported by RV(restart_required). A C(bootOrder) on a domain that
+    boots by C(<os><boot dev=.../>) (libvirt's default) is refused before anything changes: libvirt allows
+    per-device boot orders (on the disks too) or those, not both."
   - "C(slirp) binding (KubeVirt up to v1.0): no libvirt C(<interface>) and nothing in the pod, but KubeVirt's
     QEMU arguments in the domain's C(<qemu:commandline>): C(-netdev user,id=ua-<name>,net=<vmNetworkCIDR>)
     with the hostname, the search domains (C(dnssearch)) and one C(hostfwd) per distinct protocol and port of

@@ -20,7 +20,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 readonly DHCPCD=/usr/sbin/dhcpcd
 
 # Drivers for the NIC models the tests boot with; virtio_pci carries every virtio device.
-initramfs_setup "$1" virtio_pci virtio_net e1000
+# QEMU's rtl8139 is an RTL8139C+ (revision 0x20), which 8139cp drives (8139too refuses it).
+initramfs_setup "$1" virtio_pci virtio_net e1000 8139cp
 initramfs_cached "$here/build-initramfs.sh" "$here/init" "$here/dhcp-event.sh" "$here/dhcp6-event.sh" \
   "$DHCPCD" && exit 0
 

@@ -117,6 +117,13 @@ class DomainNics(object):
                          if not a['addr'].startswith(('127.', '::1', 'fe80:'))]}
                 for name, info in sorted(reported.items()) if name != 'lo']
 
+    def os_boot_devices(self):
+        """The ``<os><boot dev=.../>`` entries of the persistent definition. libvirt gives a
+        domain defined without any boot element ``<boot dev='hd'/>``, and refuses a device's
+        own ``<boot order>`` beside them."""
+        config, _live = self._definitions()
+        return [boot.get('dev') for boot in config.findall('./os/boot')]
+
     def get(self, alias):
         """``{'config': nic or None, 'live': nic or None}`` of the NIC with ``alias``."""
         config, live = self._definitions()

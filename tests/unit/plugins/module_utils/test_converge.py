@@ -119,6 +119,37 @@ def test_converge_refuses_before_any_change(host, monkeypatch):
     assert len(looked_up) == 2          # refused before the domain was even looked up
 
 
+class BootsByOs(object):
+    """A domain that boots by ``<os><boot dev=.../>`` (``devices``)."""
+    name = 'web'
+
+    def __init__(self, devices):
+        self.devices, self.closed = devices, False
+
+    def os_boot_devices(self):
+        return self.devices
+
+    def close(self):
+        self.closed = True
+
+
+def test_a_boot_order_on_a_domain_that_boots_by_os_boot_is_refused_before_any_change(host, monkeypatch):
+    """libvirt refuses a device's <boot order> beside <os><boot dev>, which it gives every domain
+    defined without boot elements: named by the field, before the pod is touched."""
+    spec = converge.admit(manifest(interfaces=[{'name': 'default', 'masquerade': {}},
+                                               {'name': 'red', 'bridge': {}, 'bootOrder': 2}]), SWITCHES)
+    domain = BootsByOs(['hd', 'network'])
+    monkeypatch.setattr(converge.libvirt_domain, 'find_domain', lambda uri, name, required=True: domain)
+    with pytest.raises(VmnetError) as caught:
+        converge.converge(host, spec, SWITCHES)
+    assert caught.value.field == 'interfaces[1].bootOrder', caught.value.field
+    assert 'bootOrder 2' in str(caught.value) and 'boots by <os><boot dev=.../> (hd, network)' in str(caught.value)
+    assert not os.path.exists(host.pod_options['state_dir']) and domain.closed
+    # per-device boot orders (no <os><boot>), or no bootOrder: nothing to refuse
+    converge.interface.check_domain(spec['interfaces'][1], BootsByOs([]))
+    converge.interface.check_domain(spec['interfaces'][0], domain)
+
+
 def fake_converge(host, spec, switches, state='present', domain_name=None, check_mode=False):
     if spec['name'].startswith('boom'):
         raise RuntimeError('exploded')

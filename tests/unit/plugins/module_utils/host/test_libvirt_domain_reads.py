@@ -75,3 +75,11 @@ def test_one_read_until_a_change(domain):
     nics.remove_pod_metadata()                          # no metadata: nothing to change, nothing re-read
     nics.list_nics()
     assert fake.reads == 2
+
+
+def test_os_boot_devices_of_the_persistent_definition(domain, monkeypatch):
+    nics, _fake = domain
+    assert nics.os_boot_devices() == []
+    booting = XML.replace('<devices>', "<os><type>hvm</type><boot dev='hd'/><boot dev='network'/></os><devices>")
+    monkeypatch.setattr(FakeDomain, 'XMLDesc', lambda self, flags=0: booting)
+    assert libvirt_domain.DomainNics('qemu:///system', 'vm1').os_boot_devices() == ['hd', 'network']
