@@ -18,13 +18,9 @@ description:
 version_added: 0.1.0
 author:
   - vmnet.networks contributors (@vmnet)
+extends_documentation_fragment:
+  - vmnet.networks.attributes.info
 attributes:
-  check_mode:
-    support: full
-    description: Changes nothing, in check mode or not.
-  diff_mode:
-    support: none
-    description: Reports state, so there is no diff.
   platform:
     platforms: linux
     support: full

@@ -34,19 +34,13 @@ version_added: 0.2.0
 author:
   - vmnet.networks contributors (@vmnet)
 extends_documentation_fragment:
+  - vmnet.networks.attributes
   - vmnet.networks.pod.host
   - vmnet.networks.pod.guest
 attributes:
-  check_mode:
-    support: full
-    description: Reports what would change, with the same actions and diff, and changes nothing.
   diff_mode:
     support: full
     description: The networks' attachments and the interfaces' pod pieces and domain NICs before and after.
-  platform:
-    platforms: linux
-    support: full
-    description: Runs as root on a Linux libvirt host.
 options:
   manifest:
     description:
