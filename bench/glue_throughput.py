@@ -19,7 +19,9 @@ Runs are interleaved across paths, the order rotating each round (the 2-core box
 drifts); the figures are the delivered Gbit/s the server saw.
 """
 
+import ctypes
 import json
+import os
 import subprocess
 import time
 
@@ -43,6 +45,38 @@ def bpf_redirect_both(host, tap, veth):
     glue_bpf.py gains by ``bpf_redirect_peer`` alone."""
     glue_bpf.attach(host, tap, glue_bpf.BPF_FUNC_REDIRECT, host.link(veth)['index'])
     glue_bpf.attach(host, veth, glue_bpf.BPF_FUNC_REDIRECT, host.link(tap)['index'])
+
+
+# tcx (Linux >= 6.6): the same programs run by the device's ingress hook directly, without
+# the clsact qdisc and cls_bpf classifier; a bench-only variant of glue_bpf.attach_both.
+BPF_PROG_ATTACH, BPF_TCX_INGRESS = 8, 46
+
+
+class _ProgAttach(ctypes.Structure):
+    _fields_ = [('target_ifindex', ctypes.c_uint32), ('attach_bpf_fd', ctypes.c_uint32),
+                ('attach_type', ctypes.c_uint32), ('attach_flags', ctypes.c_uint32),
+                ('replace_bpf_fd', ctypes.c_uint32), ('relative_fd', ctypes.c_uint32),
+                ('expected_revision', ctypes.c_uint64)]
+
+
+def tcx_attach(ifindex, helper, target):
+    fd = glue_bpf.load(helper, target)
+    try:
+        attr = _ProgAttach(target_ifindex=ifindex, attach_bpf_fd=fd, attach_type=BPF_TCX_INGRESS)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        if libc.syscall(ctypes.c_long(glue_bpf.SYS_BPF['x86_64']), ctypes.c_int(BPF_PROG_ATTACH), ctypes.byref(attr),
+                        ctypes.c_uint(ctypes.sizeof(attr))) < 0:
+            raise glue_bpf.Unsupported('BPF_PROG_ATTACH tcx: %s' % os.strerror(ctypes.get_errno()))
+    finally:
+        os.close(fd)  # the attachment holds the program until the device goes
+
+
+def tcx_both(host, tap, veth):
+    """glue_bpf's two programs (peer on the tap, redirect on the veth) attached with tcx."""
+    tap_index, veth_index = host.link(tap)['index'], host.link(veth)['index']
+    tcx_attach(tap_index, glue_bpf.BPF_FUNC_REDIRECT_PEER, veth_index)
+    tcx_attach(veth_index, glue_bpf.BPF_FUNC_REDIRECT, tap_index)
 
 
 # -- topologies ------------------------------------------------------------------------
@@ -98,7 +132,8 @@ def glued(connect, label):
 PATHS = [('plain bridge', plain_bridge),
          ('glue_tc: u32+mirred', glued(glue_tc.connect, 'mirred')),
          ('BPF redirect only', glued(bpf_redirect_both, 'bpf')),
-         ('glue_bpf: peer', glued(glue_bpf.attach_both, 'peer'))]
+         ('glue_bpf: peer', glued(glue_bpf.attach_both, 'peer')),
+         ('tcx: peer', glued(tcx_both, 'tcx'))]
 
 
 # -- iperf3 ------------------------------------------------------------------------------

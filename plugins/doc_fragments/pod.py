@@ -7,7 +7,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    # Options shared by the modules that work on a VM's pod.
+    # The VM and its spec, for the modules that work on one VM's pod.
     DOCUMENTATION = r'''
 options:
   spec:
@@ -38,6 +38,17 @@ options:
         output passes the same checks.
     type: bool
     default: false
+requirements:
+  - pyroute2 >= 0.7 (the Debian package or PyPI)
+  - PyYAML, to read NetworkAttachmentDefinitions (C(multus) networks)
+  - the CNI plugins (Debian C(containernetworking-plugins)) and C(dnsmasq)
+notes:
+  - Runs as root on the libvirt host.
+'''
+
+    # Where pods live on the host: every module that builds, moves or reads pods.
+    HOST = r'''
+options:
   state_dir:
     description:
       - Where the pod's records (CNI results, bindings, DHCP) are kept, one directory per VM
@@ -105,10 +116,37 @@ options:
         description: Directories inside which host-local's C(dataDir) may point.
         type: list
         elements: path
-requirements:
-  - pyroute2 >= 0.7 (the Debian package or PyPI)
-  - PyYAML, to read NetworkAttachmentDefinitions (C(multus) networks)
-  - the CNI plugins (Debian C(containernetworking-plugins)) and C(dnsmasq)
-notes:
-  - Runs as root on the libvirt host.
+'''
+
+    # The guest's side of an interface: libvirt, the DHCP answers and the VFs.
+    GUEST = r'''
+options:
+  uri:
+    description:
+      - libvirt connection URI.
+    type: str
+    default: qemu:///system
+  dns_servers:
+    description:
+      - DNS servers offered to the guest. By default the IPv4 nameservers of O(resolv_conf)
+        (C(8.8.8.8) when it lists none), as KubeVirt offers the pod's.
+    type: list
+    elements: str
+  dns_search:
+    description:
+      - Search domains offered to the guest (the longest one is also its domain name). By default
+        those of O(resolv_conf) (C(cluster.local) when it has none).
+    type: list
+    elements: str
+  resolv_conf:
+    description:
+      - The resolver configuration whose servers and search domains the guest gets.
+    type: path
+    default: /etc/resolv.conf
+  sriov_pools_file:
+    description:
+      - The SR-IOV device pools (the SR-IOV network device plugin's C(config.json) format, written by
+        M(vmnet.networks.sriov_pool)) that C(sriov) interfaces take their VFs from.
+    type: path
+    default: /etc/vmnet/sriov/pools.json
 '''

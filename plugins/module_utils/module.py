@@ -11,28 +11,41 @@ import traceback
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ansible_collections.vmnet.networks.plugins.module_utils import nad_policy, names
+from ansible_collections.vmnet.networks.plugins.module_utils import nad_policy, names, sriov_pools
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, nad_store, netlink
 from ansible_collections.vmnet.networks.plugins.module_utils.pod import Pod
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import describe, normalize
 
 DEFAULT_NAMESPACE = 'default'
-POD_ARGUMENT_SPEC = dict(
-    spec=dict(type='dict', required=True),
-    vm=dict(type='str'),
+# Where pods live on the host (doc fragment vmnet.networks.pod.host).
+HOST_ARGUMENT_SPEC = dict(
     state_dir=dict(type='path', default='/var/lib/vmnet'),
     cni_conf_dir=dict(type='path', default=cni.DEFAULT_CONF_DIR),
     cni_bin_dir=dict(type='list', elements='path', default=['/opt/cni/bin', '/usr/lib/cni']),
     node_netns=dict(type='str'),
     nad_dir=dict(type='path', default=nad_store.DEFAULT_NAD_DIR),
-    permit_slirp_interface=dict(type='bool', default=False),
     nad_policy_file=dict(type='path', default=nad_policy.POLICY_PATH),
     nad_policy=dict(type='dict', options=dict(
         plugins=dict(type='list', elements='str'),
         host_interfaces=dict(type='list', elements='str'),
         ipam_data_dirs=dict(type='list', elements='path'),
     )),
+)
+# One VM's pod (doc fragments vmnet.networks.pod and vmnet.networks.pod.host).
+POD_ARGUMENT_SPEC = dict(
+    HOST_ARGUMENT_SPEC,
+    spec=dict(type='dict', required=True),
+    vm=dict(type='str'),
+    permit_slirp_interface=dict(type='bool', default=False),
+)
+# The guest's side of its interfaces (doc fragment vmnet.networks.pod.guest).
+GUEST_ARGUMENT_SPEC = dict(
+    uri=dict(type='str', default='qemu:///system'),
+    dns_servers=dict(type='list', elements='str'),
+    dns_search=dict(type='list', elements='str'),
+    resolv_conf=dict(type='path', default='/etc/resolv.conf'),
+    sriov_pools_file=dict(type='path', default=sriov_pools.POOLS_PATH),
 )
 
 # KubeVirt's cluster switches that admission depends on (spec.DEFAULT_OPTIONS), as vm_spec and vm take them.

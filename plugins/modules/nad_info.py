@@ -17,14 +17,9 @@ version_added: 0.1.0
 author:
   - vmnet.networks contributors (@vmnet)
 extends_documentation_fragment:
+  - vmnet.networks.attributes.info
   - vmnet.networks.k8s_auth
 attributes:
-  check_mode:
-    support: full
-    description: Reads only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Changes nothing, so there is no diff.
   platform:
     platforms: linux
     support: full

@@ -135,12 +135,11 @@ devices:
 '''
 
 import os
-import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.vmnet.networks.plugins.module_utils import module as common
 from ansible_collections.vmnet.networks.plugins.module_utils import sriov, sriov_pools
-from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import sriov_netlink
 from ansible_collections.vmnet.networks.plugins.module_utils.host.sysfs import Sysfs
 
@@ -207,13 +206,7 @@ def main():
         device_plugin_config=dict(type='path'),
         sysfs_root=dict(type='path', default='/sys'),
     ), supports_check_mode=True)
-    try:
-        result = ensure(module)
-    except VmnetError as exc:
-        module.fail_json(msg=str(exc), field=exc.field)
-    except Exception as exc:  # an unexpected failure still reports, with its trace
-        module.fail_json(msg='%s: %s' % (type(exc).__name__, exc), exception=traceback.format_exc())
-    module.exit_json(**result)
+    module.exit_json(**common.run(module, lambda: ensure(module)))
 
 
 if __name__ == '__main__':

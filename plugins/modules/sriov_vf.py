@@ -203,10 +203,9 @@ actions:
   sample: ["set sriov_numvfs of 0000:3b:00.0 from 0 to 8", "ens1f0 of VF 0 (0000:3b:02.0): mac 02:00:00:00:01:00"]
 '''
 
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.vmnet.networks.plugins.module_utils import module as common
 from ansible_collections.vmnet.networks.plugins.module_utils import sriov
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_domain, sriov_netlink
@@ -234,16 +233,6 @@ def domain_users(uri, warnings):
     except VmnetError as exc:
         warnings.append('VFs used by libvirt domains are not known: %s' % exc)
         return None, str(exc)
-
-
-def run(module, work):
-    """``work()``'s result; library errors fail cleanly (no traceback)."""
-    try:
-        return work()
-    except VmnetError as exc:
-        module.fail_json(msg=str(exc), field=exc.field)
-    except Exception as exc:  # an unexpected failure still reports, with its trace
-        module.fail_json(msg='%s: %s' % (type(exc).__name__, exc), exception=traceback.format_exc())
 
 
 def main():
@@ -283,7 +272,7 @@ def main():
             output['diff'] = result['diff']
         return output
 
-    module.exit_json(**run(module, work))
+    module.exit_json(**common.run(module, work))
 
 
 if __name__ == '__main__':

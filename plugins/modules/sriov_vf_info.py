@@ -18,13 +18,9 @@ description:
 version_added: 0.1.0
 author:
   - vmnet.networks contributors (@vmnet)
+extends_documentation_fragment:
+  - vmnet.networks.attributes.info
 attributes:
-  check_mode:
-    support: full
-    description: Changes nothing, in check mode or not.
-  diff_mode:
-    support: none
-    description: Reports state, so there is no diff.
   platform:
     platforms: linux
     support: full
@@ -164,10 +160,9 @@ pfs:
           elements: str
 '''
 
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.vmnet.networks.plugins.module_utils import module as common
 from ansible_collections.vmnet.networks.plugins.module_utils import sriov
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_domain, sriov_netlink
@@ -188,19 +183,17 @@ def main():
     except VmnetError:
         users = None
     sysfs = Sysfs(params['sysfs_root'])
-    try:
+
+    def work():
         with sriov_netlink.PfNetlink() as netlink:
             host = sriov.Host(sysfs, netlink, users)
             if params['pf']:
                 pfs = [sriov.resolve_pf(sysfs, params['pf'])]
             else:
                 pfs = [(a, (sysfs.netdevs(a) or [None])[0]) for a in sriov.sriov_pfs(sysfs)]
-            result = [sriov.observe(host, address, ifname) for address, ifname in pfs]
-    except VmnetError as exc:
-        module.fail_json(msg=str(exc), field=exc.field)
-    except Exception as exc:  # an unexpected failure still reports, with its trace
-        module.fail_json(msg='%s: %s' % (type(exc).__name__, exc), exception=traceback.format_exc())
-    module.exit_json(changed=False, pfs=result)
+            return [sriov.observe(host, address, ifname) for address, ifname in pfs]
+
+    module.exit_json(changed=False, pfs=common.run(module, work))
 
 
 if __name__ == '__main__':

@@ -34,17 +34,14 @@ description:
 version_added: 0.2.0
 author:
   - vmnet.networks contributors (@vmnet)
+extends_documentation_fragment:
+  - vmnet.networks.attributes
+  - vmnet.networks.pod.host
+  - vmnet.networks.pod.guest
 attributes:
-  check_mode:
-    support: full
-    description: Reports what would change, with the same actions and diff, and changes nothing.
   diff_mode:
     support: full
     description: The networks' attachments and the interfaces' pod pieces and domain NICs before and after.
-  platform:
-    platforms: linux
-    support: full
-    description: Runs as root on a Linux libvirt host.
 options:
   manifest:
     description:
@@ -115,68 +112,6 @@ options:
     description: KubeVirt's C(network.binding) plugin registrations, as in M(vmnet.networks.vm_spec).
     type: dict
     default: {}
-  uri:
-    description: libvirt connection URI.
-    type: str
-    default: qemu:///system
-  state_dir:
-    description: Where the pods' records are kept, as in M(vmnet.networks.vm_network).
-    type: path
-    default: /var/lib/vmnet
-  cni_conf_dir:
-    description: CNI configuration directory (its first configuration is the default pod network), as in M(vmnet.networks.vm_network).
-    type: path
-    default: /etc/vmnet/cni/net.d
-  cni_bin_dir:
-    description: Directories searched for CNI plugins, in order.
-    type: list
-    elements: path
-    default: [/opt/cni/bin, /usr/lib/cni]
-  node_netns:
-    description: Network namespace in which the CNI plugins run, standing for the node; by default the host's.
-    type: str
-  nad_dir:
-    description: The local store of NetworkAttachmentDefinitions that C(multus) networks name (M(vmnet.networks.nad)).
-    type: path
-    default: /etc/vmnet/nads
-  nad_policy_file:
-    description: The operator's NAD policy, as in M(vmnet.networks.vm_network).
-    type: path
-    default: /etc/vmnet/nad-policy.json
-  nad_policy:
-    description: Narrows the policy of O(nad_policy_file) for this run (never widens it), as in M(vmnet.networks.vm_network).
-    type: dict
-    suboptions:
-      plugins:
-        description: CNI plugin types (main and IPAM) a NAD may use.
-        type: list
-        elements: str
-      host_interfaces:
-        description: Host interfaces (shell patterns) a NAD may name.
-        type: list
-        elements: str
-      ipam_data_dirs:
-        description: Directories inside which host-local's C(dataDir) may point.
-        type: list
-        elements: path
-  dns_servers:
-    description:
-      - DNS servers offered to the guests; by default the IPv4 nameservers of O(resolv_conf), as in
-        M(vmnet.networks.vm_interface).
-    type: list
-    elements: str
-  dns_search:
-    description: Search domains offered to the guests; by default those of O(resolv_conf).
-    type: list
-    elements: str
-  resolv_conf:
-    description: The resolver configuration whose servers and search domains the guests get.
-    type: path
-    default: /etc/resolv.conf
-  sriov_pools_file:
-    description: The SR-IOV device pools that C(sriov) interfaces take their VFs from (M(vmnet.networks.sriov_pool)).
-    type: path
-    default: /etc/vmnet/sriov/pools.json
 requirements:
   - libvirt-python
   - pyroute2 >= 0.7
@@ -268,24 +203,18 @@ from ansible_collections.vmnet.networks.plugins.module_utils import converge
 from ansible_collections.vmnet.networks.plugins.module_utils import module as common
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import dhcp, libvirt_domain
-from ansible_collections.vmnet.networks.plugins.module_utils.sriov_pools import POOLS_PATH
 
-HOST_OPTIONS = dict((k, v) for k, v in common.POD_ARGUMENT_SPEC.items() if k not in ('spec', 'vm', 'permit_slirp_interface'))
 VM_OPTIONS = dict(manifest=dict(type='raw', required=True), domain=dict(type='str'),
                   state=dict(type='str', choices=['present', 'absent'], default='present'))
 
 
 def main():
-    argument_spec = dict(common.SWITCH_ARGUMENT_SPEC, **HOST_OPTIONS)
+    argument_spec = dict(common.SWITCH_ARGUMENT_SPEC, **common.HOST_ARGUMENT_SPEC)
+    argument_spec.update(common.GUEST_ARGUMENT_SPEC)
     argument_spec.update(manifest=dict(type='raw'), domain=dict(type='str'),
                          state=dict(type='str', choices=['present', 'absent'], default='present'),
                          vms=dict(type='list', elements='dict', options=VM_OPTIONS),
-                         parallel=dict(type='int'),
-                         uri=dict(type='str', default='qemu:///system'),
-                         dns_servers=dict(type='list', elements='str'),
-                         dns_search=dict(type='list', elements='str'),
-                         resolv_conf=dict(type='path', default='/etc/resolv.conf'),
-                         sriov_pools_file=dict(type='path', default=POOLS_PATH))
+                         parallel=dict(type='int'))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[('manifest', 'vms'), ('domain', 'vms')],
                            required_one_of=[('manifest', 'vms')])

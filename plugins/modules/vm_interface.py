@@ -73,18 +73,14 @@ version_added: 0.1.0
 author:
   - vmnet.networks contributors (@vmnet)
 extends_documentation_fragment:
+  - vmnet.networks.attributes
   - vmnet.networks.pod
+  - vmnet.networks.pod.host
+  - vmnet.networks.pod.guest
 attributes:
-  check_mode:
-    support: full
-    description: Reports what would change, with the same actions and diff, and changes nothing.
   diff_mode:
     support: full
     description: Shows the pod's pieces and the domain NIC before and after, as plain values.
-  platform:
-    platforms: linux
-    support: full
-    description: Runs as root on a Linux libvirt host.
 options:
   name:
     description:
@@ -103,34 +99,6 @@ options:
       - The libvirt domain; defaults to the VM name, or C(<namespace>_<vm>) for a VM outside the
         C(default) namespace (KubeVirt's domain name). It must exist.
     type: str
-  uri:
-    description:
-      - libvirt connection URI.
-    type: str
-    default: qemu:///system
-  dns_servers:
-    description:
-      - DNS servers offered to the guest. By default the IPv4 nameservers of O(resolv_conf)
-        (C(8.8.8.8) when it lists none), as KubeVirt offers the pod's.
-    type: list
-    elements: str
-  dns_search:
-    description:
-      - Search domains offered to the guest (the longest one is also its domain name). By default
-        those of O(resolv_conf) (C(cluster.local) when it has none).
-    type: list
-    elements: str
-  resolv_conf:
-    description:
-      - The resolver configuration whose servers and search domains the guest gets.
-    type: path
-    default: /etc/resolv.conf
-  sriov_pools_file:
-    description:
-      - The SR-IOV device pools (the SR-IOV network device plugin's C(config.json) format, written by
-        M(vmnet.networks.sriov_pool)) that C(sriov) interfaces take their VFs from.
-    type: path
-    default: /etc/vmnet/sriov/pools.json
 requirements:
   - libvirt-python
 '''
@@ -202,21 +170,16 @@ restart_required:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.vmnet.networks.plugins.module_utils import interface, names, sriov_pools
+from ansible_collections.vmnet.networks.plugins.module_utils import interface, names
 from ansible_collections.vmnet.networks.plugins.module_utils import module as common
 from ansible_collections.vmnet.networks.plugins.module_utils.host import dhcp, libvirt_domain
 
 
 def main():
-    argument_spec = dict(common.POD_ARGUMENT_SPEC,
-                         name=dict(type='str', required=True),
+    argument_spec = dict(common.POD_ARGUMENT_SPEC, **common.GUEST_ARGUMENT_SPEC)
+    argument_spec.update(name=dict(type='str', required=True),
                          state=dict(type='str', choices=['present', 'absent'], default='present'),
-                         domain=dict(type='str'),
-                         uri=dict(type='str', default='qemu:///system'),
-                         dns_servers=dict(type='list', elements='str'),
-                         dns_search=dict(type='list', elements='str'),
-                         resolv_conf=dict(type='path', default='/etc/resolv.conf'),
-                         sriov_pools_file=dict(type='path', default=sriov_pools.POOLS_PATH))
+                         domain=dict(type='str'))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     common.require_pyroute2(module)
     if not libvirt_domain.HAS_LIBVIRT:

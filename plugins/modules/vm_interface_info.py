@@ -23,13 +23,9 @@ description:
 version_added: 0.1.0
 author:
   - vmnet.networks contributors (@vmnet)
+extends_documentation_fragment:
+  - vmnet.networks.attributes.info
 attributes:
-  check_mode:
-    support: full
-    description: The module only reads.
-  diff_mode:
-    support: none
-    description: The module only reads.
   platform:
     platforms: linux
     support: full

@@ -35,6 +35,7 @@ author:
   - vmnet.networks contributors (@vmnet)
 extends_documentation_fragment:
   - vmnet.networks.pod
+  - vmnet.networks.pod.host
 attributes:
   check_mode:
     support: full

@@ -52,18 +52,9 @@ version_added: 0.1.0
 author:
   - vmnet.networks contributors (@vmnet)
 extends_documentation_fragment:
+  - vmnet.networks.attributes
   - vmnet.networks.pod
-attributes:
-  check_mode:
-    support: full
-    description: Reports what would change, with the same actions and diff, and changes nothing.
-  diff_mode:
-    support: full
-    description: Shows the pod's pieces and the domain NIC before and after, as plain values.
-  platform:
-    platforms: linux
-    support: full
-    description: Runs as root on a Linux libvirt host.
+  - vmnet.networks.pod.host
 options:
   name:
     description:

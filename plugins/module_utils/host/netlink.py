@@ -145,7 +145,7 @@ class Namespace(object):
 
     @property
     def ipr(self):
-        """The pyroute2 socket; taking it (to change something) forgets what was read."""
+        """The pyroute2 socket for a change: taking it forgets what was read (reads use ``_ipr``)."""
         self._seen.clear()
         return self._ipr
 
@@ -239,7 +239,7 @@ class Namespace(object):
         routes = []
         if index is None:
             return routes
-        for msg in self.ipr.get_routes(family=socket.AF_INET, table=254):
+        for msg in self._ipr.get_routes(family=socket.AF_INET, table=254):
             if msg.get_attr('RTA_OIF') != index:
                 continue
             dst = msg.get_attr('RTA_DST')
@@ -259,7 +259,7 @@ class Namespace(object):
         if index is None:
             return None
         try:
-            filters = self.ipr.get_filters(index, parent=INGRESS)
+            filters = self._ipr.get_filters(index, parent=INGRESS)
         except Exception:  # no ingress qdisc
             return None
         for msg in filters:
@@ -277,7 +277,7 @@ class Namespace(object):
         """Names of the cls_bpf filters on the ingress of ``ifname`` (empty when none)."""
         index = self._index(ifname)
         try:
-            filters = self.ipr.get_filters(index, parent=INGRESS) if index is not None else []
+            filters = self._ipr.get_filters(index, parent=INGRESS) if index is not None else []
         except Exception:  # no ingress qdisc
             return []
         names = []
