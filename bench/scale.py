@@ -223,15 +223,14 @@ def report(rows):
     lines = ['Scale: N VMs (bridge on the pod network, domains defined, not started), seconds per VM (the whole '
              'playbook / N, Ansible defaults); role = the vm role looped (include_role), list = the role\'s list '
              'entry point (one task), many = vmnet.networks.vm vms: (one task)', '']
-    header = '%-5s| ' % 'N' + '| '.join('%-12s' % ('%s %s' % (form, what)) for form in forms
-                                         for what in ('apply', 'no-op', 'absent'))
+    columns = ['%s %s' % (form, what) for form in forms for what in ('apply', 'no-op', 'absent')]
+    header = '%-5s| ' % 'N' + '| '.join('%-12s' % column for column in columns)
     header += '| %-13s| %s' % ('lib no-op ms', 'dnsmasq RSS MiB')
     lines += [header, '-' * len(header)]
     for size in sizes:
         r = rows[size]
-        lines.append('%-5d| ' % size + '| '.join('%-12.3f' % r['%s %s' % (form, what)] for form in forms
-                                                for what in ('apply', 'no-op', 'absent'))
-                     + '| %-13.1f| %.2f' % (r['library no-op'] * 1e3, r['rss']))
+        cells = '| '.join('%-12.3f' % r[column] for column in columns)
+        lines.append('%-5d| %s| %-13.1f| %.2f' % (size, cells, r['library no-op'] * 1e3, r['rss']))
     big, small = rows[sizes[-1]], rows[sizes[0]]
     lines += ['', 'Goals (ratio = measured / goal, <= 1 meets it; N=%d unless said):' % sizes[-1]]
     for key in ('role no-op', 'role apply', 'list no-op', 'many no-op', 'library no-op'):
