@@ -213,6 +213,14 @@ def test_the_list_entry_point(podnet, make_domain, libvirt_conn, tmp_path):
         return snapshot.take(netns=[podnet.node], state_dirs=[podnet.state_dir], domains=[g.name for g in guests],
                              conn=libvirt_conn)
 
+    # a client pod first: the pod network's bridge in the node (made by the CNI plugin on the
+    # first ADD, kept on DEL, as on a Kubernetes node) is not the VMs'
+    client, _client_ip = podnet.client()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(
+            netns_run(ns, 'ip', '-6', 'addr', 'show', 'tentative', check=False).stdout.strip() for ns in (podnet.node, client)):
+        time.sleep(0.5)
+
     # the second VM is named apart from its domain, which its item gives
     items = [{'manifest': spec(guests[0].name)}, {'manifest': spec('x' + guests[1].name), 'domain': guests[1].name}]
     original = host()
