@@ -1,10 +1,17 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fleet scale: N VMs (a bridge interface on the pod network, domains defined but not
-started) converged as users run it: the ``vm`` role looped over the VMs in one playbook, and
-the ``vmnet.networks.vm`` module's many-VM form (``vms:``) in one task. Seconds per VM of the
-apply, the no-op re-run and the removal (``state: absent``), the pod's dnsmasq RSS, and the
+started) converged as users run it, three ways: the ``vm`` role looped over the VMs in one
+playbook (``include_role``), the role's ``list`` entry point (``vmnet_vm_list``, one task),
+and the ``vmnet.networks.vm`` module's many-VM form (``vms:``) in one task. Seconds per VM of
+the apply, the no-op re-run and the removal (``state: absent``), the pod's dnsmasq RSS, and the
 library's own no-op (``converge.converge`` in-process), against the goals of issue 11.
+
+Every figure is the playbook's whole run divided by N, on Ansible's defaults (no pipelining),
+so the per-VM figures include ``ansible-playbook``'s own start, which is measured too (a
+one-task playbook). Extra line: the role's no-op with ``ANSIBLE_PIPELINING=True`` (the module
+is fed to Python on stdin instead of being written to a temporary file; AWX users can enable
+it).
 
 N is ``VMNET_BENCH_SCALE`` (comma-separated, default ``10,50``). Everything is named
 ``vmnb*``: the node netns, the domains (undefined at the end), state in a temp dir.
@@ -30,7 +37,8 @@ except ImportError:  # reported by run()
 URI = 'qemu:///system'
 SIZES = tuple(int(n) for n in os.environ.get('VMNET_BENCH_SCALE', '10,50').split(','))
 LIBRARY_RUNS = 5
-GOALS = {'role no-op': 0.3, 'role apply': 1.0, 'many no-op': 0.1, 'flat': 1.2, 'library no-op': 0.050}
+GOALS = {'role no-op': 0.3, 'role apply': 1.0, 'list no-op': 0.1, 'many no-op': 0.1, 'flat': 1.2,
+         'library no-op': 0.050}
 BIN = os.path.dirname(sys.executable)
 COLLECTIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), '.build', 'collections')
 
@@ -44,6 +52,23 @@ ROLE_PLAYBOOK = '''- hosts: localhost
         vmnet_vm_manifest: "{{ item }}"
         vmnet_vm_state: "{{ bench_state }}"
       loop: "{{ bench_manifests }}"
+'''
+LIST_PLAYBOOK = '''- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Every VM through the vm role's list entry point
+      ansible.builtin.include_role:
+        name: vmnet.networks.vm
+        tasks_from: list
+      vars:
+        vmnet_vm_list: "{{ bench_vms }}"
+'''
+START_PLAYBOOK = '''- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: One task, for ansible-playbook's own start
+      ansible.builtin.debug:
+        msg: start
 '''
 MANY_PLAYBOOK = '''- hosts: localhost
   gather_facts: false
@@ -85,18 +110,20 @@ class Fleet(object):
                         'vmnet_pod_dns_servers': ['10.96.0.10']}
         with open(os.path.join(self.root, 'hosts'), 'w') as handle:
             handle.write('localhost ansible_connection=local ansible_python_interpreter=%s\n' % sys.executable)
-        for name, text in (('role.yml', ROLE_PLAYBOOK), ('many.yml', MANY_PLAYBOOK)):
+        for name, text in (('role.yml', ROLE_PLAYBOOK), ('list.yml', LIST_PLAYBOOK), ('many.yml', MANY_PLAYBOOK),
+                           ('start.yml', START_PLAYBOOK)):
             with open(os.path.join(self.root, name), 'w') as handle:
                 handle.write(text)
 
-    def playbook(self, name, state):
+    def playbook(self, name, state, pipelining=False):
         variables = dict(self.options, bench_state=state, bench_manifests=[manifest(vm) for vm in self.vms],
                          bench_vms=[{'manifest': manifest(vm), 'state': state} for vm in self.vms])
         path = os.path.join(self.root, 'vars-%s.json' % state)
         with open(path, 'w') as handle:
             json.dump(variables, handle)
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_HOST_KEY_CHECKING='False',
-                   ANSIBLE_RETRY_FILES_ENABLED='False', PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
+                   ANSIBLE_RETRY_FILES_ENABLED='False', PATH=BIN + os.pathsep + os.environ.get('PATH', ''),
+                   ANSIBLE_PIPELINING=str(pipelining))
         proc = subprocess.run([os.path.join(BIN, 'ansible-playbook'), '-i', os.path.join(self.root, 'hosts'),
                                '-e', '@' + path, os.path.join(self.root, name)], env=env, cwd=self.root,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=1800,
@@ -106,8 +133,8 @@ class Fleet(object):
         recap = [line for line in proc.stdout.splitlines() if 'changed=' in line][-1]
         return int(recap.split('changed=')[1].split()[0])
 
-    def timed_playbook(self, name, state, want_changed):
-        seconds, changed = timed(self.playbook, name, state)
+    def timed_playbook(self, name, state, want_changed, pipelining=False):
+        seconds, changed = timed(self.playbook, name, state, pipelining)
         if bool(changed) != want_changed:
             warn('%s %s with N=%d: changed=%d' % (name, state, self.size, changed))
         return seconds / self.size
@@ -166,11 +193,16 @@ def measure(net, size):
         row['role apply'] = fleet.timed_playbook('role.yml', 'present', True)
         row['rss'] = fleet.dnsmasq_rss()
         row['role no-op'] = fleet.timed_playbook('role.yml', 'present', False)
+        row['role no-op piped'] = fleet.timed_playbook('role.yml', 'present', False, pipelining=True)
         row['role absent'] = fleet.timed_playbook('role.yml', 'absent', True)
+        row['list apply'] = fleet.timed_playbook('list.yml', 'present', True)
+        row['list no-op'] = fleet.timed_playbook('list.yml', 'present', False)
+        row['list absent'] = fleet.timed_playbook('list.yml', 'absent', True)
         row['many apply'] = fleet.timed_playbook('many.yml', 'present', True)
         row['many no-op'] = fleet.timed_playbook('many.yml', 'present', False)
         row['library no-op'] = fleet.library_noop()
         row['many absent'] = fleet.timed_playbook('many.yml', 'absent', True)
+        row['start'] = timed(fleet.playbook, 'start.yml', 'present')[0]
     return row
 
 
@@ -187,25 +219,35 @@ def run():
 
 def report(rows):
     sizes = sorted(rows)
-    lines = ['Scale: N VMs (bridge on the pod network, domains defined, not started), seconds per VM; '
-             'role = the vm role looped in one playbook, many = vmnet.networks.vm vms: in one task', '']
-    header = '%-5s| %-10s| %-10s| %-11s| %-10s| %-10s| %-11s| %-13s| %s' % (
-        'N', 'role apply', 'role no-op', 'role absent', 'many apply', 'many no-op', 'many absent', 'lib no-op ms',
-        'dnsmasq RSS MiB')
+    forms = ('role', 'list', 'many')
+    lines = ['Scale: N VMs (bridge on the pod network, domains defined, not started), seconds per VM (the whole '
+             'playbook / N, Ansible defaults); role = the vm role looped (include_role), list = the role\'s list '
+             'entry point (one task), many = vmnet.networks.vm vms: (one task)', '']
+    columns = ['%s %s' % (form, what) for form in forms for what in ('apply', 'no-op', 'absent')]
+    header = '%-5s| ' % 'N' + '| '.join('%-12s' % column for column in columns)
+    header += '| %-13s| %s' % ('lib no-op ms', 'dnsmasq RSS MiB')
     lines += [header, '-' * len(header)]
     for size in sizes:
         r = rows[size]
-        lines.append('%-5d| %-10.3f| %-10.3f| %-11.3f| %-10.3f| %-10.3f| %-11.3f| %-13.1f| %.2f' % (
-            size, r['role apply'], r['role no-op'], r['role absent'], r['many apply'], r['many no-op'],
-            r['many absent'], r['library no-op'] * 1e3, r['rss']))
+        cells = '| '.join('%-12.3f' % r[column] for column in columns)
+        lines.append('%-5d| %s| %-13.1f| %.2f' % (size, cells, r['library no-op'] * 1e3, r['rss']))
     big, small = rows[sizes[-1]], rows[sizes[0]]
     lines += ['', 'Goals (ratio = measured / goal, <= 1 meets it; N=%d unless said):' % sizes[-1]]
-    for key in ('role no-op', 'role apply', 'many no-op', 'library no-op'):
-        lines.append('  %-14s %.3f s per VM, goal %.3f: ratio %.2f' % (key, big[key], GOALS[key], big[key] / GOALS[key]))
-    for key in ('role apply', 'role no-op', 'many no-op'):
+    for key in ('role no-op', 'role apply', 'list no-op', 'many no-op', 'library no-op'):
+        lines.append('  %-14s %.3f s per VM, goal %.3f: ratio %.2f%s' % (
+            key, big[key], GOALS[key], big[key] / GOALS[key], '' if key != 'list no-op' else ' (the many-VM goal)'))
+    for key in ('role apply', 'role no-op', 'list no-op', 'many no-op'):
         flat = big[key] / small[key]
         lines.append('  %-14s per-VM cost N=%d / N=%d: %.2f (goal <= %.1f)' % (key, sizes[-1], sizes[0], flat, GOALS['flat']))
-    lines.append('  role no-op / many no-op: %.1fx' % (big['role no-op'] / big['many no-op']))
+    lines.append('  role no-op / list no-op: %.1fx; role no-op / many no-op: %.1fx' % (
+        big['role no-op'] / big['list no-op'], big['role no-op'] / big['many no-op']))
+    lines += ['', 'Not on defaults (extra lines):']
+    for size in sizes:
+        r = rows[size]
+        lines.append('  N=%-3d role no-op with ANSIBLE_PIPELINING=True: %.3f s per VM (%.2f of the defaults\' %.3f); '
+                     'ansible-playbook start (one task): %.2f s, role no-op without it: %.3f s per VM' % (
+                         size, r['role no-op piped'], r['role no-op piped'] / r['role no-op'], r['role no-op'],
+                         r['start'], r['role no-op'] - r['start'] / size))
     return '\n'.join(lines) + '\n'
 
 

@@ -16,8 +16,6 @@ applied (spec order), and the status is read as a VMI's ``status.interfaces``.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import multiprocessing
-
 from ansible_collections.vmnet.networks.plugins.module_utils import interface, names, status
 from ansible_collections.vmnet.networks.plugins.module_utils import pod as pods
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
@@ -200,6 +198,7 @@ def converge_many(host, requests, switches, check_mode=False, parallel=1):
         work.append((index, (host, spec, switches, request.get('state') or 'present', request.get('domain'),
                              check_mode)))
     if parallel > 1 and len(work) > 1:
+        import multiprocessing  # here: the single-VM form, the usual run, needs none of it
         context = multiprocessing.get_context('fork')
         with context.Pool(min(parallel, len(work))) as workers:
             done = workers.map(_converge_one, [args for _index, args in work], chunksize=1)

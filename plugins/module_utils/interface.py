@@ -13,12 +13,10 @@ __metaclass__ = type
 
 from contextlib import contextmanager
 
-from ansible_collections.vmnet.networks.plugins.module_utils import faults, names, sriov, status
-from ansible_collections.vmnet.networks.plugins.module_utils.bindings import BINDINGS
+from ansible_collections.vmnet.networks.plugins.module_utils import bindings, faults, names, status
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_domain, sriov_netlink
+from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_domain
 from ansible_collections.vmnet.networks.plugins.module_utils.host.dhcp import Dnsmasq
-from ansible_collections.vmnet.networks.plugins.module_utils.host.sysfs import Sysfs
 from ansible_collections.vmnet.networks.plugins.module_utils.spec import plugins
 
 MAX_QUEUES = 256
@@ -31,7 +29,7 @@ def binding_of(iface, spec):
         registration = (spec.get('networkBindingPlugins') or {}).get(iface['bindingPlugin'])
         name = plugins.implementation(iface['bindingPlugin'], registration) if registration is not None else None
     try:
-        return BINDINGS[name]
+        return bindings.get(name)
     except KeyError:
         raise VmnetError('interface "%s": the %s binding is not supported by this version'
                          % (iface['name'], iface['bindingPlugin'] or iface['binding']), field='interfaces')
@@ -66,6 +64,10 @@ def sriov_host(pod, ifaces, uri):
     if not any(iface['binding'] == 'sriov' for iface in ifaces):
         yield
         return
+    # imported here: a run without SR-IOV interfaces needs none of it
+    from ansible_collections.vmnet.networks.plugins.module_utils import sriov
+    from ansible_collections.vmnet.networks.plugins.module_utils.host import sriov_netlink
+    from ansible_collections.vmnet.networks.plugins.module_utils.host.sysfs import Sysfs
     with sriov_netlink.PfNetlink() as pf_netlink:
         pod.sriov_host = sriov.Host(Sysfs(), pf_netlink, libvirt_domain.pci_hostdev_users(uri))
         yield
@@ -173,7 +175,7 @@ def remove(pod, iface, domain, check_mode, keep_domain=False, spec=None):
     record = pod.state.read('interfaces', iface_name)
     before = None
     if record:
-        binding = BINDINGS[record['binding']]
+        binding = bindings.get(record['binding'])
         before = binding.observe(pod, record)
         actions += binding.teardown(pod, record, check_mode)
         if not check_mode:

@@ -11,7 +11,7 @@ import traceback
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ansible_collections.vmnet.networks.plugins.module_utils import nad_policy, names, sriov_pools
+from ansible_collections.vmnet.networks.plugins.module_utils import nad_policy, names, safe_yaml, sriov_pools
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import cni, nad_store, netlink
 from ansible_collections.vmnet.networks.plugins.module_utils.pod import Pod
@@ -90,7 +90,7 @@ def nad_backend(module):
         if not k8s.HAS_KUBERNETES:
             module.fail_json(msg=missing_required_lib('kubernetes'))
         return k8s.KubernetesNads(dict((key, params[key]) for key in k8s.AUTH_OPTIONS))
-    if not nad_store.HAS_YAML:
+    if not safe_yaml.HAS_YAML:
         module.fail_json(msg=missing_required_lib('PyYAML'))
     return nad_store.LocalNadStore(params['nad_dir'])
 

@@ -13,7 +13,6 @@ import os
 import re
 
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.sriov import observe, sriov_pfs
 
 POOLS_PATH = '/etc/vmnet/sriov/pools.json'
 # VF settings a NAD may ask for where its pool allows them (sriov_pool nad_settings); the MAC
@@ -138,6 +137,8 @@ def pool_matches(entry, pf, vf):
 
 def pool_devices(host, entry):
     """The VFs of every SR-IOV PF that the pool selects, as ``observe`` reports them."""
+    # imported here: every pod reads POOLS_PATH, only SR-IOV runs need the SR-IOV host code
+    from ansible_collections.vmnet.networks.plugins.module_utils.sriov import observe, sriov_pfs
     found = []
     for address in sriov_pfs(host.sysfs):
         netdevs = host.sysfs.netdevs(address)

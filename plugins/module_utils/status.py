@@ -15,8 +15,7 @@ first.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.vmnet.networks.plugins.module_utils import names
-from ansible_collections.vmnet.networks.plugins.module_utils.bindings import BINDINGS
+from ansible_collections.vmnet.networks.plugins.module_utils import bindings, names
 from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_qemu_args
 from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_xml import SRIOV_ALIAS_PREFIX
 
@@ -55,7 +54,7 @@ def entry(name, nic, record, agent=None):
     ips = []
     if record:
         result['podInterfaceName'] = record['pod_iface']
-        ips = BINDINGS[record['binding']].status_ips(record)
+        ips = bindings.get(record['binding']).status_ips(record)
     if nic and 'source' not in nic:
         # a slirp NIC has no link state or queues: always up, one queue
         result.update(mac=nic['mac'], linkState=nic.get('link_state', 'up'), queueCount=nic.get('queues') or 1)

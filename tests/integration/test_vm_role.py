@@ -167,3 +167,84 @@ def test_the_vm_role_as_users_run_it(podnet, make_domain, libvirt_conn, tmp_path
     unchanged(original, 'the VM with state absent (domain stopped)', keep=[bridge])
     again = role(manifest(vm), vmnet_vm_state='absent')
     assert again.rc == 0 and again.changed == 0, again.output
+
+
+LIST_PLAYBOOK = """---
+- name: The vm role's list entry point, as a user's playbook runs it
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Every VM of the list in one task
+      ansible.builtin.include_role:
+        name: vmnet.networks.vm
+        tasks_from: list
+    - name: Show the results
+      ansible.builtin.debug:
+        msg: "VMNET-RESULTS {{ vmnet_vm_list_results | to_json }}"
+"""
+
+
+def results_of(run):
+    match = re.search(r'"msg": "VMNET-RESULTS (.*)"$', run.output, re.MULTILINE)
+    assert match, run.output
+    return json.loads(json.loads('"%s"' % match.group(1)))
+
+
+def test_the_list_entry_point(podnet, make_domain, libvirt_conn, tmp_path):
+    """Two VMs through ``tasks_from: list`` (vmnet_vm_list, vmnet_vm_parallel): one task
+    converges both, ``vmnet_vm_list_results`` has each VM's status in order, a re-run changes
+    nothing, a bad item is refused naming it with nothing changed, and absent removes both."""
+    guests = [make_domain('vmntrlist') for _index in range(2)]
+    podnet.vms.update([guests[0].name, 'x' + guests[1].name])
+    playbook = tmp_path / 'list.yml'
+    playbook.write_text(LIST_PLAYBOOK)
+    options = dict(('vmnet_pod_' + k, v) for k, v in podnet.pod_options().items())
+
+    def vm_list(items, **extra):
+        return run_playbook(str(playbook), dict(options, vmnet_vm_list=items, vmnet_vm_parallel=2, **extra),
+                            tmp_path=tmp_path)
+
+    def spec(name):
+        return {'apiVersion': 'kubevirt.io/v1', 'kind': 'VirtualMachine', 'metadata': {'name': name},
+                'spec': {'template': {'spec': {'domain': {'devices': {'interfaces': [{'name': 'default', 'masquerade': {}}]}},
+                                               'networks': [{'name': 'default', 'pod': {}}]}}}}
+
+    def host():
+        return snapshot.take(netns=[podnet.node], state_dirs=[podnet.state_dir], domains=[g.name for g in guests],
+                             conn=libvirt_conn)
+
+    # a client pod first: the pod network's bridge in the node (made by the CNI plugin on the
+    # first ADD, kept on DEL, as on a Kubernetes node) is not the VMs'
+    client, _client_ip = podnet.client()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(
+            netns_run(ns, 'ip', '-6', 'addr', 'show', 'tentative', check=False).stdout.strip() for ns in (podnet.node, client)):
+        time.sleep(0.5)
+
+    # the second VM is named apart from its domain, which its item gives
+    items = [{'manifest': spec(guests[0].name)}, {'manifest': spec('x' + guests[1].name), 'domain': guests[1].name}]
+    original = host()
+
+    refused = vm_list(items + [{'manifest': spec('other'), 'state': 'gone'}])
+    assert refused.rc != 0 and 'vmnet_vm_list' in refused.output and 'gone' in refused.output, refused.output
+    assert snapshot.diff(original, host()) == []
+
+    first = vm_list(items)
+    assert first.rc == 0 and first.changed > 0, first.output
+    results = results_of(first)
+    assert [(r['vm'], r['domain'], r['changed']) for r in results] == [
+        (guests[0].name, guests[0].name, True), ('x' + guests[1].name, guests[1].name, True)], results
+    for result, guest in zip(results, guests):
+        assert [i['name'] for i in result['interfaces']] == ['default'] and result['interfaces'][0]['ipAddress']
+        assert "<alias name='ua-default'/>" in guest.domain.XMLDesc(0)
+
+    again = vm_list(items)
+    assert again.rc == 0 and again.changed == 0, again.output
+    assert [r['changed'] for r in results_of(again)] == [False, False]
+
+    gone = vm_list([dict(item, state='absent') for item in items])
+    assert gone.rc == 0 and gone.changed > 0, gone.output
+    assert [r['interfaces'] for r in results_of(gone)] == [[], []]
+    for guest in guests:
+        assert "<alias name='ua-default'/>" not in guest.domain.XMLDesc(0)
+    assert snapshot.diff(original, host()) == []

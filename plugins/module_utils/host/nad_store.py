@@ -19,19 +19,6 @@ __metaclass__ = type
 
 import os
 
-try:
-    import yaml
-
-    class _Dumper(yaml.SafeDumper):
-        """Multi-line strings (a NAD's spec.config) as literal blocks, as people write them."""
-
-    _Dumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
-        'tag:yaml.org,2002:str', text, style='|' if '\n' in text else None))
-
-    HAS_YAML = True
-except ImportError:
-    HAS_YAML = False
-
 from ansible_collections.vmnet.networks.plugins.module_utils import safe_yaml
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import files
@@ -60,7 +47,7 @@ class LocalNadStore(object):
         try:
             text = files.read_text(self._path(namespace, name), limit=MAX_NAD_BYTES)
             manifest = safe_yaml.load(text) if text is not None else None
-        except (OSError, yaml.YAMLError, VmnetError) as exc:
+        except (OSError, safe_yaml.Error, VmnetError) as exc:
             raise VmnetError('cannot read NetworkAttachmentDefinition %s: %s' % (path, exc))
         if text is None:
             return None
@@ -90,7 +77,7 @@ class LocalNadStore(object):
         files.makedirs(self.nad_dir)
         files.makedirs(files.confine(self.nad_dir, metadata['namespace']))
         path = self._path(metadata['namespace'], metadata['name'])
-        files.write_atomic(path, yaml.dump(manifest, Dumper=_Dumper, default_flow_style=False, sort_keys=False))
+        files.write_atomic(path, safe_yaml.dump(manifest))
         return manifest
 
     def delete(self, namespace, name):
@@ -105,6 +92,6 @@ class LocalNadStore(object):
 
 
 def _require_yaml():
-    if not HAS_YAML:
+    if not safe_yaml.HAS_YAML:
         raise VmnetError('the local NetworkAttachmentDefinition store needs PyYAML on the host '
                          '(Debian: python3-yaml)')

@@ -23,7 +23,7 @@ vmnet runs no sidecars: a plugin is implemented by one of vmnet's bindings
 A third party adds an implementation with a module ``bindings/<name>.py`` offering the
 functions every binding offers (``discover``, ``refresh``, ``desired``, ``observe``,
 ``apply``, ``teardown``, ``status_ips``, ``ensure_domain``, ``remove_domain``; see
-bindings/bridge.py), its entry in ``bindings.BINDINGS`` and its name in ``BY_NAME`` here.
+bindings/bridge.py), its branch in ``bindings.get`` and its name in ``BY_NAME`` here.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -36,7 +36,7 @@ def load(value, field='manifest'):
     else:
         try:
             data = safe_yaml.load(value)
-        except safe_yaml.yaml.YAMLError as exc:
+        except safe_yaml.Error as exc:
             return None, [_error(field, 'not valid YAML: %s' % ' '.join(str(exc).split()))]
     if not isinstance(data, dict):
         return None, [_error(field, 'the text must hold a mapping (a manifest), not %s' % type(data).__name__)]
