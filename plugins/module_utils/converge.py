@@ -111,7 +111,7 @@ def converge(host, spec, switches, state='present', domain_name=None, check_mode
     try:
         for iface in spec['interfaces'] if present else []:
             if iface['state'] != 'absent':
-                interface.check_domain(iface, domain)
+                interface.check_domain(iface, domain, interface.binding_of(iface, spec))
         with pod:
             steps = plan(spec, pod, state)
             for network in steps['attach']:

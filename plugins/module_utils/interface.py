@@ -42,11 +42,15 @@ def queues(spec, iface, domain):
     return min(domain.vcpus()['current'], MAX_QUEUES)
 
 
-def check_domain(iface, domain):
+def check_domain(iface, domain, binding):
     """Refuse, before anything changes, what the domain cannot take: a ``bootOrder`` on a
     domain that boots by ``<os><boot dev=.../>`` (libvirt has either those or per-device
-    boot orders, never both)."""
-    if domain is None or iface['bootOrder'] is None:
+    boot orders, never both), and what the binding's ``check_domain`` refuses."""
+    if domain is None:
+        return
+    if hasattr(binding, 'check_domain'):
+        binding.check_domain(domain, iface)
+    if iface['bootOrder'] is None:
         return
     devices = domain.os_boot_devices()
     if devices:
@@ -85,7 +89,7 @@ def sync_dhcp(pod, iface_name, record, check_mode):
 def ensure(pod, spec, iface, domain, dns, check_mode):
     """Make the interface present; returns a result dict (changed, actions, diff, status)."""
     binding = binding_of(iface, spec)
-    check_domain(iface, domain)
+    check_domain(iface, domain, binding)
     nic_queues = queues(spec, iface, domain)
     fresh = pod.state.read('interfaces', iface['name']) is None
     if fresh and not pod.exists():

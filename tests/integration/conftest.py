@@ -171,6 +171,12 @@ def _domain_xml(name, image, serial_log, nics_xml, vcpus, acpi, cmdline):
                     acpi='<acpi/>' if acpi else '', nics=nics_xml, serial=escape(serial_log))
 
 
+# Per-device boot, as KubeVirt's domains boot: an empty CD-ROM with a boot order (nics_xml of
+# make_domain). libvirt gives a domain defined without any boot element <os><boot dev='hd'/>,
+# beside which it refuses a device's own boot order.
+PER_DEVICE_BOOT = "<disk type='file' device='cdrom'><target dev='hdc' bus='ide'/><readonly/><boot order='9'/></disk>"
+
+
 def _remove_domain(domain):
     try:
         if domain.isActive():

@@ -41,6 +41,7 @@ import xml.etree.ElementTree as ET
 
 import libvirt
 
+from conftest import PER_DEVICE_BOOT
 from modules import run_module
 from podnet import netns_run
 
@@ -59,9 +60,6 @@ INTEL = {'name': 'intel', 'bridge': {}, 'model': 'e1000', 'macAddress': '02:00:0
 DRIVER = {'virtio': ('virtio_net', '0x1af4:0x1041'),     # virtio-net-pci, non-transitional (modern) ID
           'rtl8139': ('8139cp', '0x10ec:0x8139'),        # QEMU's rtl8139 is a C+ (rev 0x20): 8139cp
           'e1000': ('e1000', '0x8086:0x100e')}
-# The domain boots per device, as KubeVirt's domains do: an (empty) CD-ROM with a boot order.
-# A domain defined with no boot element at all gets <os><boot dev='hd'/> from libvirt instead.
-PER_DEVICE_BOOT = "<disk type='file' device='cdrom'><target dev='hdc' bus='ide'/><readonly/><boot order='9'/></disk>"
 SUBNETS = {'rtl': '10.250.16.0/24', 'intel': '10.250.17.0/24'}
 
 

@@ -13,6 +13,7 @@ boot. The client pod is a second namespace on the test's own pod network.
 """
 
 import io
+import json
 import os
 import re
 import subprocess
@@ -22,6 +23,7 @@ import xml.etree.ElementTree as ET
 import libvirt
 import pytest
 
+from conftest import PER_DEVICE_BOOT
 from modules import run_module
 import test_masquerade_binding as masquerade
 from podnet import PodNetwork, ip_json, pod_module
@@ -58,10 +60,15 @@ SHAPES = {
 IPV6_FLAKE = 'guest IPv6 intermittently fails late in the full suite (passes alone)'
 
 
-def spec_of(name, shape, ports=None, mac=None):
-    """The normalised spec (vm_spec's output) of a VM with one passt interface of ``shape``."""
+# the interface's device fields, on the NIC vmnet gives as QEMU arguments
+DEVICE = {'pciAddress': '0000:00:0a.0', 'bootOrder': 3, 'acpiIndex': 5}
+
+
+def spec_of(name, shape, ports=None, mac=None, **device):
+    """The normalised spec (vm_spec's output) of a VM with one passt interface of ``shape``
+    (``device``: pciAddress, bootOrder, acpiIndex)."""
     method, options = SHAPES[shape]
-    iface = dict(method, name='default')
+    iface = dict(method, name='default', **device)
     if ports is not None:
         iface['ports'] = ports
     if mac:
@@ -129,8 +136,8 @@ def assert_nothing_left(podnet, vm, netns, socket):
 def test_guest_gets_the_pod_ip_ports_are_forwarded_and_passt_is_supervised(tmp_path, podnet, make_domain, peer_server):
     client, client_ip = podnet.client()
     server = peer_server(client, client_ip, 7777)
-    guest = make_domain('vmntpasst', cmdline='vmnet.connect=%s:7777' % client_ip)
-    spec = spec_of(guest.name, 'passtBinding', ports=[{'name': 'http', 'port': 80}])
+    guest = make_domain('vmntpasst', nics_xml=PER_DEVICE_BOOT, cmdline='vmnet.connect=%s:7777' % client_ip)
+    spec = spec_of(guest.name, 'passtBinding', ports=[{'name': 'http', 'port': 80}], **DEVICE)
     net, iface = apply(podnet, spec, guest.name)
     pod_cidr = net['pod_interface']['ips'][0]
     pod_ip = pod_cidr.split('/')[0]
@@ -149,8 +156,15 @@ def test_guest_gets_the_pod_ip_ports_are_forwarded_and_passt_is_supervised(tmp_p
     socket = argv[argv.index('--socket') + 1]
     assert ('-netdev', 'stream,id=ua-default,server=off,addr.type=unix,addr.path=%s' % socket) == tuple(
         qemu_args(guest.domain)[0:2])
+    # the device fields, as KubeVirt gives its passt NIC: the PCI slot on the pc machine's root bus
+    assert json.loads(qemu_args(guest.domain)[3]) == {'driver': 'virtio-net-pci', 'netdev': 'ua-default',
+                                                      'id': 'ua-default', 'mac': mac, 'bus': 'pci.0', 'addr': '0xa',
+                                                      'bootindex': 3, 'acpi-index': 5}
 
     guest.start()
+    # the guest finds its NIC in that slot, with that ACPI index (bootindex: only firmware reads it)
+    # (a transitional virtio-net-pci here, QEMU's default for a raw -device on the pc machine)
+    guest.wait_for(r'^VMNET-DEVICE if=eth0 pci=0000:00:0a\.0 id=0x1af4:0x1000 driver=virtio_net acpi_index=5$', timeout=90)
     lease = lease_fields(guest.wait_for(r'^VMNET-LEASE .*$', timeout=90))
     # the guest's lease is the pod's own address, prefix and gateway
     assert (lease['ip'], lease['mask'], lease['router']) == (pod_ip, pod_cidr.split('/')[1], podnet.gateway)
@@ -191,7 +205,7 @@ def test_guest_gets_the_pod_ip_ports_are_forwarded_and_passt_is_supervised(tmp_p
     assert (again['changed'], again['actions']) == (False, []), again
 
     # no ports: passt forwards every port, which takes a socket per port and protocol
-    all_ports = spec_of(guest.name, 'passtBinding')
+    all_ports = spec_of(guest.name, 'passtBinding', **DEVICE)
     changed = interface(podnet, all_ports, guest.name)
     if can_raise_open_files():
         assert changed.get('actions') == ['configure passt'], changed

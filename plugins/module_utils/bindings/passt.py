@@ -17,7 +17,8 @@ every port when ``ports`` is empty, as KubeVirt forwards them.
              (what KubeVirt's kubevirt-passt-binding CNI plugin sets, for passt's
              UID without capabilities: ping sockets for ICMP, low ports)
     domain:  -netdev stream,id=ua-<name>,server=off,addr.type=unix,addr.path=<sock>
-             -device {"driver":"virtio-net-pci","netdev":"ua-<name>","id":"ua-<name>","mac":...}
+             -device {"driver":"virtio-net-pci","netdev":"ua-<name>","id":"ua-<name>","mac":...
+                      [,"bus":...,"addr":...][,"bootindex":N][,"acpi-index":N]}
 
 QEMU 7.2 (Debian 12) has ``-netdev stream`` but not its ``reconnect`` option (QEMU 8.0), and
 libvirt's own passt backend starts passt in libvirtd's namespace, not in the pod: so the NIC
@@ -36,6 +37,7 @@ __metaclass__ = type
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
 from ansible_collections.vmnet.networks.plugins.module_utils.bindings import common
+from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_qemu_args, netlink
 from ansible_collections.vmnet.networks.plugins.module_utils.host.passt import Passt, socket_path
 
@@ -79,7 +81,8 @@ def refresh(record, iface, hostname, dns, search):
     record['qemu_nic'] = {
         'alias': names.user_alias(iface['name']), 'netdev': 'stream', 'model': device_driver(iface['model']),
         'mac': record['guest_mac'], 'net': None, 'hostname': None, 'dnssearch': [], 'hostfwd': [],
-        'socket': record['socket']}
+        'socket': record['socket'], 'pci_address': iface['pciAddress'], 'bootindex': iface['bootOrder'],
+        'acpi_index': iface['acpiIndex'] or None}
 
 
 def _argv(pod, record):
@@ -151,6 +154,15 @@ def _other_passt_bindings(pod, record):
 def status_ips(record):
     """The pod's IPs, both families (the guest has the same ones)."""
     return [a.split('/')[0] for a in record['original']['addresses']]
+
+
+def check_domain(domain, iface):
+    """A ``pciAddress`` the domain has no PCI bus for is refused before anything changes."""
+    config, _live = domain.definitions()
+    try:
+        libvirt_qemu_args.placement(config, iface['pciAddress'])
+    except VmnetError as exc:
+        raise VmnetError('interface "%s": %s' % (iface['name'], exc), field='interfaces[%d].pciAddress' % iface['index'])
 
 
 def ensure_domain(domain, record, iface, queues, check_mode):

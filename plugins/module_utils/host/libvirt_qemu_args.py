@@ -14,6 +14,13 @@ A passt NIC is a pair too, its netdev the client of passt's UNIX socket (QEMU >=
     -netdev stream,id=ua-<name>,server=off,addr.type=unix,addr.path=<socket>
     -device {"driver":"virtio-net-pci","netdev":"ua-<name>","id":"ua-<name>","mac":"..."}
 
+The passt NIC's ``-device`` also takes the interface's ``pciAddress`` (QEMU's ``bus`` and
+``addr``, the bus named as libvirt names its PCI controllers), ``bootOrder`` (``bootindex``)
+and ``acpiIndex`` (``acpi-index``), as KubeVirt gives its passt NIC "model/mac/pci/acpi as
+usual"; KubeVirt's slirp ``-device`` never had them, and vmnet's has not either. A
+``pciAddress`` is a slot libvirt does not know of: another device given that slot by
+libvirt makes QEMU refuse to start, naming the slot.
+
 Both carry the id ``ua-<name>``, by which vmnet finds the pairs it owns; every other
 argument is left where and as it is. Since ``<qemu:commandline>`` is no device, the only
 way to change it is to redefine the domain: its persistent definition is read (with
@@ -39,14 +46,16 @@ except ImportError:
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
-from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_xml import METADATA_KEY, METADATA_URI, USER_ALIAS_PREFIX
+from ansible_collections.vmnet.networks.plugins.module_utils.host.libvirt_xml import (
+    METADATA_KEY, METADATA_URI, PCI_ADDRESS, USER_ALIAS_PREFIX)
 
 QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0'
 ET.register_namespace('qemu', QEMU_NS)
 _COMMANDLINE = '{%s}commandline' % QEMU_NS
 _ARG = '{%s}arg' % QEMU_NS
 
-FIELDS = ('alias', 'netdev', 'model', 'mac', 'net', 'hostname', 'dnssearch', 'hostfwd', 'socket')
+FIELDS = ('alias', 'netdev', 'model', 'mac', 'net', 'hostname', 'dnssearch', 'hostfwd', 'socket',
+          'bus', 'addr', 'bootindex', 'acpi_index')
 _REPEATED = ('dnssearch', 'hostfwd')
 # One option of a QEMU option string: a comma inside a value is doubled.
 _OPTION = re.compile(r'(?:[^,]|,,)+')
@@ -71,7 +80,9 @@ def render(nic):
             names.plain_text(value, key)
     netdev = ','.join([kind] + ['%s=%s' % (key, value.replace(',', ',,'))
                                 for key, value in options if value is not None])
-    device = [('driver', nic['model']), ('netdev', nic['alias']), ('id', nic['alias']), ('mac', nic['mac'])]
+    device = [('driver', nic['model']), ('netdev', nic['alias']), ('id', nic['alias']), ('mac', nic['mac']),
+              ('bus', nic.get('bus')), ('addr', nic.get('addr')), ('bootindex', nic.get('bootindex')),
+              ('acpi-index', nic.get('acpi_index'))]
     return netdev, json.dumps(dict((key, value) for key, value in device if value is not None),
                               separators=(',', ':'))
 
@@ -85,8 +96,28 @@ def parse(netdev, device):
     nic.update(alias=properties.get('id') or options.get('id'), model=properties.get('driver'),
                mac=(properties.get('mac') or '').lower() or None, net=options.get('net'),
                hostname=options.get('hostname'), netdev=options.get('type', 'user') if netdev else None,
-               socket=options.get('addr.path'))
+               socket=options.get('addr.path'), bus=properties.get('bus'), addr=properties.get('addr'),
+               bootindex=properties.get('bootindex'), acpi_index=properties.get('acpi-index'))
     return nic
+
+
+def placement(root, pci_address):
+    """QEMU's ``bus`` and ``addr`` of the guest PCI address ``0000:BB:SS.F`` (None: none) in
+    the domain definition ``root``: bus 0 is the machine's root bus (``pcie.0`` on q35, else
+    ``pci.0``), bus N the PCI controller of index N (``pci.N``), as libvirt names them."""
+    if pci_address is None:
+        return {'bus': None, 'addr': None}
+    match = PCI_ADDRESS.match(pci_address.lower())
+    if not match or int(match.group(1), 16) != 0:
+        raise VmnetError('pciAddress %s: a NIC given as QEMU arguments takes a PCI address of domain 0000, like '
+                         '0000:00:0a.0' % names.plain_text(pci_address, 'pciAddress'), field='pciAddress')
+    bus, slot, function = (int(group, 16) for group in match.groups()[1:])
+    controller = root.find("./devices/controller[@type='pci'][@index='%d']" % bus)
+    if controller is None:
+        raise VmnetError('pciAddress %s: the domain has no PCI controller of index %d' % (pci_address, bus),
+                         field='pciAddress')
+    name = ('pcie.0' if controller.get('model') == 'pcie-root' else 'pci.0') if bus == 0 else 'pci.%d' % bus
+    return {'bus': name, 'addr': '0x%x' % slot if function == 0 else '0x%x.0x%x' % (slot, function)}
 
 
 def _netdev_options(value):
@@ -190,7 +221,8 @@ def list_nics(nics):
 def ensure(nics, nic, check_mode=False):
     """Make the pair ``nic`` (a dict of ``FIELDS``) be in the persistent definition of the
     domain of ``nics`` (a ``DomainNics``)."""
-    want = parse(*render(nic))
+    config, _live = nics.definitions()
+    want = parse(*render(dict(nic, **placement(config, nic.get('pci_address')))))
     return _edit(nics.domain, want['alias'], want, check_mode)
 
 

@@ -56,7 +56,7 @@ def parse_pod_metadata(text):
             'state_dir': element.get('state-dir')}
 
 
-_PCI_ADDRESS = re.compile(r'^([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$')
+PCI_ADDRESS = re.compile(r'^([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$')
 _PCI_ATTRS = ('domain', 'bus', 'slot', 'function')
 
 
@@ -91,7 +91,7 @@ def normalise_nic(nic):
         out['mac'] = out['mac'].lower()
     if out['pci_address'] is not None:
         out['pci_address'] = out['pci_address'].lower()
-        if not _PCI_ADDRESS.match(out['pci_address']):
+        if not PCI_ADDRESS.match(out['pci_address']):
             raise VmnetError('pci_address must look like 0000:00:05.0, got %r' % nic['pci_address'],
                              field='pci_address')
     return out
@@ -175,7 +175,7 @@ def write_pci_address(element, pci_address):
     if address is None:
         address = ET.SubElement(element, 'address')
     address.set('type', 'pci')
-    for attr, value in zip(_PCI_ATTRS, _PCI_ADDRESS.match(pci_address).groups()):
+    for attr, value in zip(_PCI_ATTRS, PCI_ADDRESS.match(pci_address).groups()):
         address.set(attr, '0x' + value)
 
 
@@ -294,7 +294,7 @@ SRIOV_ALIAS_PREFIX = USER_ALIAS_PREFIX + 'sriov-'
 def _pci_address_element(parent, pci_address, typed=True):
     """``<address [type='pci'] domain=.. bus=.. slot=.. function=..>``: a host device's
     source address carries no type (libvirt's schema has none there)."""
-    match = _PCI_ADDRESS.match((pci_address or '').lower())
+    match = PCI_ADDRESS.match((pci_address or '').lower())
     if not match:
         raise VmnetError('%r is not a PCI address like 0000:00:05.0' % pci_address, field='pci_address')
     address = ET.SubElement(parent, 'address')

@@ -146,8 +146,8 @@ def test_a_boot_order_on_a_domain_that_boots_by_os_boot_is_refused_before_any_ch
     assert 'bootOrder 2' in str(caught.value) and 'boots by <os><boot dev=.../> (hd, network)' in str(caught.value)
     assert not os.path.exists(host.pod_options['state_dir']) and domain.closed
     # per-device boot orders (no <os><boot>), or no bootOrder: nothing to refuse
-    converge.interface.check_domain(spec['interfaces'][1], BootsByOs([]))
-    converge.interface.check_domain(spec['interfaces'][0], domain)
+    for iface, os_boot in ((spec['interfaces'][1], BootsByOs([])), (spec['interfaces'][0], domain)):
+        converge.interface.check_domain(iface, os_boot, converge.interface.binding_of(iface, spec))
 
 
 def fake_converge(host, spec, switches, state='present', domain_name=None, check_mode=False):

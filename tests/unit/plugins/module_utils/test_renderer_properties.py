@@ -130,12 +130,16 @@ PRINTABLE = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7e), min_s
 @PROPERTY
 @given(alias=IFACE_NAME, mac=MAC, model=st.sampled_from(['virtio-net-pci', 'e1000', 'rtl8139']),
        hostname=st.one_of(st.none(), PRINTABLE), dnssearch=st.lists(PRINTABLE, max_size=3),
-       hostfwd=st.lists(PRINTABLE, max_size=3), stream=st.booleans(), socket=PRINTABLE)
-def test_qemu_arguments_read_back_as_rendered(alias, mac, model, hostname, dnssearch, hostfwd, stream, socket):
+       hostfwd=st.lists(PRINTABLE, max_size=3), stream=st.booleans(), socket=PRINTABLE,
+       slot=st.one_of(st.none(), st.integers(0, 31)), bootindex=st.one_of(st.none(), st.integers(1, 99)),
+       acpi_index=st.one_of(st.none(), st.integers(1, 16383)))
+def test_qemu_arguments_read_back_as_rendered(alias, mac, model, hostname, dnssearch, hostfwd, stream, socket, slot,
+                                              bootindex, acpi_index):
     nic = {'alias': 'ua-' + alias, 'model': model, 'mac': mac, 'netdev': 'stream' if stream else 'user',
            'net': None if stream else '10.0.2.0/24', 'hostname': None if stream else hostname,
            'dnssearch': [] if stream else dnssearch, 'hostfwd': [] if stream else hostfwd,
-           'socket': '/run/vmnet/' + socket if stream else None}
+           'socket': '/run/vmnet/' + socket if stream else None, 'bus': None if slot is None else 'pci.0',
+           'addr': None if slot is None else '0x%x' % slot, 'bootindex': bootindex, 'acpi_index': acpi_index}
     netdev, device = libvirt_qemu_args.render(nic)
     assert libvirt_qemu_args.parse(netdev, device) == nic
     assert '\n' not in netdev and '\n' not in device

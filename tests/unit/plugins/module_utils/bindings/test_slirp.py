@@ -79,7 +79,8 @@ def test_mac_address_wins_and_the_generated_one_is_stable():
 
 def nic(**fields):
     values = {'alias': 'ua-default', 'netdev': 'user', 'model': 'e1000', 'mac': MAC, 'net': '10.0.2.0/24',
-              'hostname': 'vm1', 'dnssearch': ['a.example'], 'hostfwd': ['tcp:127.0.0.1:8080-:8080'], 'socket': None}
+              'hostname': 'vm1', 'dnssearch': ['a.example'], 'hostfwd': ['tcp:127.0.0.1:8080-:8080'], 'socket': None,
+              'bus': None, 'addr': None, 'bootindex': None, 'acpi_index': None}   # KubeVirt's slirp: no PCI/boot/ACPI
     values.update(fields)
     return values
 
