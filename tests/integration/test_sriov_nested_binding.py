@@ -5,22 +5,25 @@ nested.py, whose emulated ``igb`` NIC is a real SR-IOV PF behind an emulated Int
 
 The guest runs its own libvirtd (its /etc/libvirt, /var/lib/libvirt, /var/cache/libvirt and
 /var/log/libvirt are tmpfs mounts of the guest: nothing of this host's libvirt is seen or
-changed). The VM's domain is defined there and never started (TCG inside TCG). The modules
-run as Ansible runs them: sriov_vf makes three VFs on vfio-pci (with libvirt answering, so
-without ``force``), sriov_pool puts VFs 0-1 in a pool, nad stores the SR-IOV NAD, vm_network
-records the network, vm_interface binds the interface.
+changed; it answers after ~6 s, its QEMU capability probe included). The VM's domain is
+defined there and never started (TCG inside TCG). The modules run as Ansible runs them:
+sriov_vf makes two VFs on vfio-pci (libvirt answers, so without ``force``), sriov_pool makes
+them a pool, nad stores the SR-IOV NAD, vm_network records the network, vm_interface binds
+the interface.
 
 One boot proves, in order: check mode allocates nothing; the VF is allocated, its IOMMU
 group viable for VFIO, the NAD's VLAN/QoS/spoof checking and the spec's MAC set on it
 through its PF (read back by pyroute2 and iproute2), the domain's persistent definition
-has KubeVirt's ``<hostdev>`` of the VF with the interface's alias and PCI address; the next
-run changes nothing; sriov_vf will not remove the VF from under the defined domain;
-``absent`` gives the VF back with its settings and leaves the host as before. Then a run
-killed at every point of the binding (faults.py) leaves that point's partial state, the
-next run converges to the same host as an undisturbed run, the one after changes nothing,
-and ``absent`` leaves the host as before. A snapshot after every step (VFs by pyroute2,
-drivers and VFIO status by sysfs, the domain's persistent XML, the state files, the network
-namespaces) is what the tests read.
+has KubeVirt's ``<hostdev>`` of the VF with the interface's alias and guest PCI address;
+the next run changes nothing; sriov_vf will not remove the VF from under the defined
+domain; ``absent`` gives the VF back as it was (original MAC and settings, still on
+vfio-pci: it is the pool's) and leaves the host as before. Then a run killed at every point
+of the binding (faults.py: ``sriov:record``, ``sriov:allocate``, ``domain:nic``; the sriov
+binding has no generic ``<binding>:<step>`` points, it converges in one step) leaves that
+point's partial state, the next run converges to the very host an undisturbed run made (so
+the run after it is the ``again`` run above), and ``absent`` leaves the host as before.
+Snapshots taken in the guest (VFs by iproute2, their drivers, the domain's persistent XML,
+the state files, the network namespaces) are what the tests compare.
 """
 
 import json
@@ -98,7 +101,8 @@ snap() {
   d=$S/snap-$1; mkdir -p $d
   ip -d -j link show eth0 > $d/link.json
   for v in /sys/class/net/eth0/device/virtfn*; do
-    a=$(basename $(readlink $v)); echo "${v##*virtfn} $a $(basename "$(readlink /sys/bus/pci/devices/$a/driver)")"
+    [ -e "$v" ] || continue
+    a=$(basename "$(readlink $v)"); echo "${v##*virtfn} $a $(basename "$(readlink /sys/bus/pci/devices/$a/driver)")"
   done > $d/drivers.txt
   virsh -q -c qemu:///system dumpxml --inactive $VM > $d/domain.xml
   ls /run/netns > $d/netns.txt
@@ -158,12 +162,12 @@ def _snapshot(directory):
     vlan, qos, spoofchk, trust}}, xml, state: {path: text}, netns}``."""
     vfs = {}
     for line in nested.read(directory / 'drivers.txt').splitlines():
-        index, address, driver = (line.split() + [None])[:3]
-        vfs[int(index)] = {'pci': address, 'driver': driver}
+        fields = line.split() + [None]      # a VF without a driver has no third field
+        vfs[int(fields[0])] = {'pci': fields[1], 'driver': fields[2]}
     for info in json.loads(nested.read(directory / 'link.json'))[0].get('vfinfo_list', []):
         vlan = (info.get('vlan_list') or [{}])[0]
-        vfs[info['vf']].update(mac=info['address'], vlan=vlan.get('vlan', 0), qos=vlan.get('qos', 0),
-                               spoofchk=info['spoofchk'], trust=info['trust'])
+        vfs.setdefault(info['vf'], {}).update(mac=info['address'], vlan=vlan.get('vlan', 0), qos=vlan.get('qos', 0),
+                                              spoofchk=info['spoofchk'], trust=info['trust'])
     state = {}
     for path in sorted((directory / 'state').rglob('*')) if (directory / 'state').exists() else []:
         if path.is_file():
