@@ -19,6 +19,7 @@ The points, in the order a run passes them:
                             bridge:make_glue, bridge:placeholder, bridge:arp_ignore,
                             masquerade:bridge, masquerade:make_glue, masquerade:sysctl,
                             masquerade:nftables
+    sriov:record            the VF was chosen and recorded as the interface's, not yet configured
     sriov:allocate          the VF was allocated and configured
     dhcp:dnsmasq            the pod's dnsmasq was (re)configured
     domain:nic              the domain NIC (or slirp's QEMU arguments, or the VF's hostdev) was made

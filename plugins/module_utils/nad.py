@@ -127,12 +127,23 @@ def _plugin_errors(plugin, field):
     return errors
 
 
+def sriov_network(conflist):
+    """Whether a NAD's configuration is sriov-cni's (an SR-IOV network): no CNI runs for it,
+    the sriov binding allocates and configures the VF (bindings/sriov.py)."""
+    return any(plugin['type'] == 'sriov' for plugin in conflist['plugins'])
+
+
 def missing_plugin_errors(config, runtime, field='config'):
-    """Errors for the plugin binaries of ``config`` that ``runtime``'s bin dirs lack."""
+    """Errors for the plugin binaries of ``config`` that ``runtime``'s bin dirs lack; none
+    for an SR-IOV network, whose plugins never run here."""
+    conflist = cni.as_conflist(config)
+    if sriov_network(conflist):
+        return []
+
     def path(index, key):
         return '%s.plugins[%d].%s' % (field, index, key) if 'plugins' in config else '%s.%s' % (field, key)
     return ['%s: CNI plugin "%s" not found in %s' % (path(index, key), binary, ', '.join(runtime.bin_dirs))
-            for index, key, binary in runtime.missing_plugins(cni.as_conflist(config))]
+            for index, key, binary in runtime.missing_plugins(conflist)]
 
 
 # -- the manifest ----------------------------------------------------------------------

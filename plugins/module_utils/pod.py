@@ -109,7 +109,7 @@ class Pod(object):
         if network['source'] == 'multus':
             self.check_nad_policy(conflist, 'network "%s" (%s)' % (network['name'], source))
             nad.check_binding(conflist, iface and iface['binding'], network['name'])
-            if sriov_network(conflist):
+            if nad.sriov_network(conflist):
                 if iface and iface['binding'] != 'sriov':
                     raise VmnetError('network "%s": %s is an SR-IOV network (CNI type sriov): only an interface '
                                      'with the sriov binding can use it' % (network['name'], source),
@@ -157,7 +157,7 @@ class Pod(object):
             if not check_mode:
                 netlink.create_netns(self.netns)
                 faults.point('pod:netns')
-        if network['source'] == 'multus' and sriov_network(conflist):
+        if network['source'] == 'multus' and nad.sriov_network(conflist):
             return self._ensure_sriov(network, conflist, source, record, actions, check_mode)
         add_args = cni_args
         if record and record.get('result') and (record['config'], record.get('cni_args') or {}) == (conflist, cni_args):
@@ -377,8 +377,3 @@ def plugin_network(spec, iface):
     return {'name': '%s.plugin' % iface['network'], 'source': 'multus', 'primary': False,
             'multus': {'namespace': reference[0], 'networkName': reference[1], 'default': False},
             'podInterfaceName': 'net%d' % position, 'logicNetworkName': iface['network']}
-
-
-def sriov_network(conflist):
-    """Whether a NAD's configuration is sriov-cni's (an SR-IOV network)."""
-    return any(plugin['type'] == 'sriov' for plugin in conflist['plugins'])

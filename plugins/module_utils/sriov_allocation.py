@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 
+from ansible_collections.vmnet.networks.plugins.module_utils import faults
 from ansible_collections.vmnet.networks.plugins.module_utils.errors import VmnetError
 from ansible_collections.vmnet.networks.plugins.module_utils.host.sriov_netlink import VF_FIELDS
 from ansible_collections.vmnet.networks.plugins.module_utils.sriov import VFIO_PCI, Run, normalise_settings
@@ -141,6 +142,7 @@ def allocate(host, state, pools_doc, resource_name, interface, settings=None, ch
         actions = ['allocate VF %s of pool %s' % (record['pci_address'], resource_name)] if fresh else []
         if not check_mode:
             state.write(ALLOCATION_KIND, interface, record)   # before the VF changes: a crash leaves it known
+            faults.point('sriov:record')
         try:
             applied = _apply_settings(host, record, record['settings'], check_mode) if not (check_mode and fresh) else {
                 'changed': bool(settings), 'actions': ['set %s of VF %s' % (', '.join(sorted(settings)), record['pci_address'])]

@@ -19,7 +19,8 @@ description:
   - "The configuration is validated before anything is written, every problem reported at once with its field:
     JSON syntax, C(cniVersion) (0.3.0, 0.3.1, 0.4.0 or 1.0.0), C(name), C(type) or a non-empty C(plugins) list
     whose entries have a C(type), and an C(ipam) with a C(type) when it is not empty. With O(backend=local) the
-    plugin binaries (and IPAM plugins) must also exist in O(cni_bin_dir) on the host."
+    plugin binaries (and IPAM plugins) must also exist in O(cni_bin_dir) on the host, except those of an SR-IOV
+    network (a C(sriov) plugin), which never run there: the C(sriov) binding sets the VF up itself."
   - Only C(spec.config) and the resource name annotation are managed; other labels and annotations of an
     existing NAD are kept. Configurations are compared as JSON values, so formatting alone is no change.
 version_added: 0.1.0

@@ -86,6 +86,17 @@ def test_missing_plugin_binaries_are_named_with_their_field(tmp_path):
     assert nad.missing_plugin_errors(conf, runtime) == ['config.type: CNI plugin "macvlan" not found in %s' % tmp_path]
 
 
+def test_an_sriov_network_needs_no_plugin_binary(tmp_path):
+    """vmnet runs no sriov-cni (the sriov binding sets the VF up): the nad module stores an
+    SR-IOV NAD on a host without that binary, as the sriov example playbook does."""
+    runtime = cni.CniRuntime([str(tmp_path)])
+    for config in ({'cniVersion': '0.3.1', 'name': 's', 'type': 'sriov', 'spoofchk': 'on'},
+                   {'cniVersion': '1.0.0', 'name': 's', 'plugins': [{'type': 'sriov'}, {'type': 'tuning'}]}):
+        conflist = nad.parse_config(config)
+        assert nad.sriov_network(cni.as_conflist(conflist))
+        assert nad.missing_plugin_errors(conflist, runtime) == []
+
+
 @pytest.mark.parametrize('namespace, name, field', [
     ('default', 'Bad_Name', 'name'), ('default', '../etc', 'name'), ('default', 'a/b', 'name'),
     ('../..', 'ok', 'namespace'), ('a.b', 'ok', 'namespace'), ('x' * 64, 'ok', 'namespace')])
