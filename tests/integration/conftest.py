@@ -126,16 +126,19 @@ class Guest(object):
         except FileNotFoundError:
             return ''
 
-    def wait_for(self, pattern, timeout=60):
-        """The first match of ``pattern`` (multiline) after the previous match."""
+    def wait_for(self, pattern, timeout=60, anywhere=False):
+        """The first match of ``pattern`` (multiline) after the previous match. ``anywhere``:
+        since the guest started, for the line of a guest process that runs beside the one of
+        the previous match (udhcpc, dhcpcd, init's NIC watch, vmnet.connect's loop print in
+        either order: their lines may come before it)."""
         regex = re.compile(pattern, re.MULTILINE)
         deadline = time.monotonic() + timeout
         while True:
             text = self.console()
             text = text[:text.rfind('\n') + 1]   # whole lines only: the guest may be mid-line
-            match = regex.search(text, self._seen)
+            match = regex.search(text, 0 if anywhere else self._seen)
             if match:
-                self._seen = match.end()
+                self._seen = max(self._seen, match.end())
                 return match
             if time.monotonic() > deadline or not self.domain.isActive():
                 state = 'running' if self.domain.isActive() else 'not running'
