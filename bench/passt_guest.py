@@ -18,6 +18,7 @@ the bottleneck.
 import json
 import os
 import subprocess
+import xml.etree.ElementTree as ET
 
 from _netns import netns_exec, run
 from plumb_time import FakeDomain
@@ -100,3 +101,6 @@ class QemuArgsDomain(FakeDomain):
 
     def __init__(self, name):
         self.domain, self.running = _DefinedDomain(name), False
+
+    def definitions(self):
+        return ET.fromstring(self.domain.XMLDesc()), None

@@ -31,6 +31,7 @@ IFACE = {'name': 'default', 'network': 'default', 'index': 0, 'binding': 'bridge
 class FakeDomain(object):
     """The libvirt side (host/libvirt_domain.DomainNics), left out: a stopped domain
     whose persistent NIC and pod record are always already as wanted."""
+    running = False
 
     def ensure(self, nic, check_mode=False):
         return {'changed': False, 'actions': [], 'before': {'config': nic, 'live': None},

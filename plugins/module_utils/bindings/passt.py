@@ -158,9 +158,10 @@ def status_ips(record):
 
 def check_domain(domain, iface):
     """A ``pciAddress`` the domain has no PCI bus for is refused before anything changes."""
-    config, _live = domain.definitions()
+    if iface['pciAddress'] is None:
+        return
     try:
-        libvirt_qemu_args.placement(config, iface['pciAddress'])
+        libvirt_qemu_args.placement(domain.definitions()[0], iface['pciAddress'])
     except VmnetError as exc:
         raise VmnetError('interface "%s": %s' % (iface['name'], exc), field='interfaces[%d].pciAddress' % iface['index'])
 
