@@ -14,6 +14,8 @@ netns (a tap has no carrier without QEMU). Paths:
     glue_bpf            the glue vmnet makes (host/glue_bpf.py): the tap's program hands
                         frames to the pod end with ``bpf_redirect_peer`` (no veth transmit,
                         no backlog pass), the veth's redirects to the tap
+    tcx: peer           glue_bpf's two programs attached with tcx (Linux >= 6.6): run from the
+                        device's ingress hook, without the clsact qdisc and cls_bpf
 
 Runs are interleaved across paths, the order rotating each round (the 2-core box
 drifts); the figures are the delivered Gbit/s the server saw.
