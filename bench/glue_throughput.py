@@ -64,12 +64,10 @@ class _ProgAttach(ctypes.Structure):
 def tcx_attach(ifindex, helper, target):
     fd = glue_bpf.load(helper, target)
     try:
-        attr = _ProgAttach(target_ifindex=ifindex, attach_bpf_fd=fd, attach_type=BPF_TCX_INGRESS)
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.syscall.restype = ctypes.c_long
-        if libc.syscall(ctypes.c_long(glue_bpf.SYS_BPF['x86_64']), ctypes.c_int(BPF_PROG_ATTACH), ctypes.byref(attr),
-                        ctypes.c_uint(ctypes.sizeof(attr))) < 0:
-            raise glue_bpf.Unsupported('BPF_PROG_ATTACH tcx: %s' % os.strerror(ctypes.get_errno()))
+        glue_bpf.bpf(BPF_PROG_ATTACH, _ProgAttach(target_ifindex=ifindex, attach_bpf_fd=fd,
+                                                  attach_type=BPF_TCX_INGRESS))
+    except OSError as exc:
+        raise glue_bpf.Unsupported('BPF_PROG_ATTACH tcx: %s' % exc.strerror)
     finally:
         os.close(fd)  # the attachment holds the program until the device goes
 

@@ -57,24 +57,32 @@ def program(helper, ifindex):
                        _Insn(call, 0, 0, helper), _Insn(exit_, 0, 0, 0))
 
 
-def load(helper, ifindex):
-    """A file descriptor of the loaded program; Unsupported with the kernel's reason."""
+def bpf(command, attr):
+    """``bpf(2)``: its result (a file descriptor for a load), or OSError with the errno."""
     number = SYS_BPF.get(platform.machine())
     if number is None:
         raise Unsupported('no bpf(2) syscall number known for %s' % platform.machine())
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    result = libc.syscall(ctypes.c_long(number), ctypes.c_int(command), ctypes.byref(attr),
+                          ctypes.c_uint(ctypes.sizeof(attr)))
+    if result < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    return result
+
+
+def load(helper, ifindex):
+    """A file descriptor of the loaded program; Unsupported with the kernel's reason."""
     insns, license_ = program(helper, ifindex), ctypes.create_string_buffer(b'GPL')
     log = ctypes.create_string_buffer(LOG_SIZE)
     attr = _ProgLoad(prog_type=BPF_PROG_TYPE_SCHED_CLS, insn_cnt=len(insns), insns=ctypes.addressof(insns),
                      license=ctypes.addressof(license_), log_level=1, log_size=LOG_SIZE,
                      log_buf=ctypes.addressof(log), prog_name=b'vmnet_glue')
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    fd = libc.syscall(ctypes.c_long(number), ctypes.c_int(BPF_PROG_LOAD), ctypes.byref(attr),
-                      ctypes.c_uint(ctypes.sizeof(attr)))
-    if fd < 0:
-        code = ctypes.get_errno()
-        raise Unsupported('bpf(BPF_PROG_LOAD): %s %s' % (os.strerror(code), log.value.decode('ascii', 'replace').strip()))
-    return fd
+    try:
+        return bpf(BPF_PROG_LOAD, attr)
+    except OSError as exc:
+        raise Unsupported('bpf(BPF_PROG_LOAD): %s %s' % (exc.strerror, log.value.decode('ascii', 'replace').strip()))
 
 
 def attach(host, ifname, helper, ifindex):

@@ -221,9 +221,7 @@ def list_nics(nics):
 def ensure(nics, nic, check_mode=False):
     """Make the pair ``nic`` (a dict of ``FIELDS``) be in the persistent definition of the
     domain of ``nics`` (a ``DomainNics``)."""
-    config, _live = nics.definitions()
-    want = parse(*render(dict(nic, **placement(config, nic.get('pci_address')))))
-    return _edit(nics.domain, want['alias'], want, check_mode)
+    return _edit(nics.domain, nic['alias'], nic, check_mode)
 
 
 def remove(nics, alias, check_mode=False):
@@ -231,9 +229,11 @@ def remove(nics, alias, check_mode=False):
     return _edit(nics.domain, alias, None, check_mode)
 
 
-def _edit(domain, alias, want, check_mode):
+def _edit(domain, alias, nic, check_mode):
+    """Make the pair ``alias`` be ``nic`` (None: no pair), placed on the definition's PCI buses."""
     _require_persistent(domain)
     config, live = _definitions(domain)
+    want = None if nic is None else parse(*render(dict(nic, **placement(config, nic.get('pci_address')))))
     before = {'config': _parsed(_pairs(config).get(alias)), 'live': _parsed(_pairs(live).get(alias))}
     action = _action(alias, before['config'], want)
     if action and not check_mode:
