@@ -18,6 +18,13 @@ would be after DHCP. iperf3 runs from a client pod on the pod network to the pod
     passt        client ⇄ node bridge ⇄ eth0 ⇄ passt's socket ⇐passt⇒ UNIX socket ⇐relay⇒ tap0 of a
                  guest netns holding the pod IP (passt_guest.py: QEMU's role, without a CPU)
 
+The masquerade path taken apart in the same run (nat_floor.py): masquerade VMs plumbed the
+same way whose nat table is then deleted (routed), made conntrack only, or cut to the least
+NAT with masquerade's semantics (the NAT floor), and the product with one candidate setting
+more each (UDP GRO forwarding on the pod's eth0, conntrack's checksum check off). The report
+gives each step's ratio to the one before: routing, conntrack, the NAT rewrite, the product
+against the floor.
+
 Memory: VmRSS and VmHWM (peak) after the runs of the one process each VM's pod runs for the
 binding: dnsmasq (bridge, masquerade: the DHCP server) and passt.
 
