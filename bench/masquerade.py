@@ -18,6 +18,13 @@ would be after DHCP. iperf3 runs from a client pod on the pod network to the pod
     passt        client ⇄ node bridge ⇄ eth0 ⇄ passt's socket ⇐passt⇒ UNIX socket ⇐relay⇒ tap0 of a
                  guest netns holding the pod IP (passt_guest.py: QEMU's role, without a CPU)
 
+The masquerade path taken apart in the same run (nat_floor.py): masquerade VMs plumbed the
+same way whose nat table is then deleted (routed), made conntrack only, or cut to the least
+NAT with masquerade's semantics (the NAT floor), and the product with one candidate setting
+more each (UDP GRO forwarding on the pod's eth0, conntrack's checksum check off). The report
+gives each step's ratio to the one before: routing, conntrack, the NAT rewrite, the product
+against the floor.
+
 Memory: VmRSS and VmHWM (peak) after the runs of the one process each VM's pod runs for the
 binding: dnsmasq (bridge, masquerade: the DHCP server) and passt.
 
@@ -44,6 +51,7 @@ from ansible_collections.vmnet.networks.plugins.module_utils.spec.model import K
 
 from _netns import PREFIX, Ledger, exit_on_sigterm, median, netns_exec, tag, timed, warn
 from glue_throughput import IPERF_PORT, PROTOCOLS, RUNS, SECONDS, listening, ratio_table
+import nat_floor
 import passt_guest
 from plumb_time import CNI_BIN, DNS, IFACE, NETWORK, FakeDomain, PodNetwork, library_leftovers, library_unplumb
 
@@ -58,6 +66,12 @@ BINDINGS = {
 }
 DAEMON = {'bridge': 'dnsmasq', 'masquerade': 'dnsmasq', 'passt': 'passt'}
 PIDFILE = {'bridge': 'dnsmasq.pid', 'masquerade': 'dnsmasq.pid', 'passt': 'passt-default.pid'}
+# path label: (binding the library plumbs, nat_floor variant made of it or None: the product)
+PATHS = dict([('bridge', ('bridge', None))] +
+             [(label, ('masquerade', variant)) for label, variant in nat_floor.VARIANTS.items()] +
+             [('masquerade', ('masquerade', None))] +
+             [(label, ('masquerade', variant)) for label, variant in nat_floor.CANDIDATES.items()] +
+             [('passt', ('passt', None))])
 GUEST_NIC = 'eth0'
 PORT_COUNTS = (1, 10, 100, 1000)
 UDP_PORTS = (53, 123, 161)
@@ -87,35 +101,40 @@ def client_pod(ledger, net):
     return netns
 
 
-def plumb(ledger, net, label, relay):
-    """A VM with ``label``'s binding, plumbed by the library, and its guest: returns a dict
-    with the pod netns, the guest netns, the address the client connects to and the PID
-    file of the pod's process for the VM."""
-    vm = '%s-%s-%s' % (PREFIX, net.tag, label[:4])
-    guest = ledger.netns('%s-%s-%sguest' % (PREFIX, net.tag, label[0]))  # removed after the teardown
+def plumb(ledger, net, index, label, relay, client):
+    """The VM of path ``label``, plumbed by the library, and its guest: returns a dict with
+    the pod netns, the guest netns, the address the client connects to and the PID file of
+    the pod's process for the VM."""
+    binding, variant = PATHS[label]
+    vm = '%s-%s-vm%d' % (PREFIX, net.tag, index)
+    guest = ledger.netns('%s-%s-g%d' % (PREFIX, net.tag, index))  # removed after the teardown
     ledger.defer('leftovers of ' + vm, lambda: library_leftovers(net, vm))
     ledger.defer('library teardown of ' + vm, lambda: library_unplumb(net, vm))
-    iface = BINDINGS[label]
+    iface = variant.iface(BINDINGS[binding]) if variant else BINDINGS[binding]
     with net.pod(vm) as pod:
         pod.ensure(NETWORK, iface=iface)
-        domain = passt_guest.QemuArgsDomain(vm) if label == 'passt' else FakeDomain()
+        domain = passt_guest.QemuArgsDomain(vm) if binding == 'passt' else FakeDomain()
         interface.ensure(pod, {'hostname': vm}, iface, domain, DNS, False)
         record = pod.state.read('interfaces', iface['name'])
         pod_ip = pod.interface_status(pod.attachment(NETWORK['name']))['ips'][0]
-        pidfile = pod.state.path(PIDFILE[label])
-    if label == 'passt':
+        pidfile = pod.state.path(PIDFILE[binding])
+    target = pod_ip.split('/')[0]
+    if binding == 'passt':
         ledger.pidfile(pidfile, 'passt')   # should the library's teardown fail; after the relay's end
         address = pod_ip
         passt_guest.attach(ledger, relay, guest, record['socket'], record['guest_mac'], pod_ip,
                            passt_guest.default_gateway(net.pod(vm).netns))
-    elif label == 'bridge':
+    elif binding == 'bridge':
         address, gateway = pod_ip, record['original']['routes'][0]['gateway']
     else:
         address = '%s/%d' % (record['ipv4']['vm'], record['ipv4']['prefix'])
         gateway = record['ipv4']['gateway']
-    if label != 'passt':
+        if variant:
+            variant.apply(net.pod(vm).netns, record, client, target)
+            target = record['ipv4']['vm'] if variant.routed else target
+    if binding != 'passt':
         attach_guest(record, guest, address, gateway)
-    return {'pod': net.pod(vm).netns, 'guest': guest, 'target': pod_ip.split('/')[0],
+    return {'pod': net.pod(vm).netns, 'guest': guest, 'target': target, 'binding': binding,
             'guest_ip': address.split('/')[0], 'pidfile': pidfile}
 
 
@@ -181,7 +200,7 @@ def throughput(ledger):
     net = pod_network(ledger)
     client = client_pod(ledger, net)
     relay = passt_guest.build_relay(ledger)
-    vms = dict((label, plumb(ledger, net, label, relay)) for label in BINDINGS)
+    vms = dict((label, plumb(ledger, net, index, label, relay, client)) for index, label in enumerate(PATHS))
     for vm in vms.values():
         start_server(ledger, vm['guest'], vm['guest_ip'])
     before = nat_counters(vms['masquerade']['pod'])
@@ -199,7 +218,9 @@ def throughput(ledger):
     evidence = {
         'counters': dict((key, after[key] - before.get(key, 0)) for key in after),
         'conntrack': dict((label, conntrack_count(vm['pod'])) for label, vm in vms.items()),
-        'memory': dict((label, passt_guest.memory_kib(vm['pidfile'])) for label, vm in vms.items()),
+        'candidates': dict((label, variant.evidence(*variant.seen)) for label, variant in nat_floor.CANDIDATES.items()),
+        'memory': dict((label, passt_guest.memory_kib(vm['pidfile'])) for label, vm in vms.items()
+                       if label in BINDINGS),
         'reached': dict((label, '%s -> %s' % (vm['target'], ', '.join(sorted(reached[label]))))
                         for label, vm in vms.items()),
     }
@@ -258,13 +279,29 @@ def run():
     return report(results, evidence, counts)
 
 
+def steps(results):
+    """Where the masquerade path's distance to the bridge goes: each path's median over the
+    one before it, bridge -> routed -> conntrack -> NAT floor -> the product; each candidate
+    over the product."""
+    chain = ['bridge'] + list(nat_floor.VARIANTS) + ['masquerade']
+    lines = ['Step by step, ratio of medians to the path before (%s); candidates to masquerade:' % ' -> '.join(chain)]
+    for proto in PROTOCOLS:
+        med = dict((label, median(results[(label, proto)])) for label in PATHS)
+        lines.append('  %-11s %s; %s; masquerade = %.3f of the NAT floor, the floor = %.3f of bridge' % (
+            proto + ':', ', '.join('%s %.3f' % (label, med[label] / med[before]) for before, label in zip(chain, chain[1:])),
+            ', '.join('%s %.3f' % (label, med[label] / med['masquerade']) for label in nat_floor.CANDIDATES),
+            med['masquerade'] / med['NAT floor'], med['NAT floor'] / med['bridge']))
+    return lines
+
+
 def report(results, evidence, counts):
     baseline = 'bridge'
     lines = ['Masquerade and passt throughput: iperf3 from a client pod to the pod IP, %d x %d s per binding '
              'and protocol, interleaved, median; server-side delivered Gbit/s; pod MTU %d; ratio to the bridge binding '
              '(goal >= %.2f)' % (RUNS, SECONDS, MTU, GOAL), '']
-    lines += ratio_table('binding', BINDINGS, results, baseline, GOAL)
+    lines += ratio_table('path', PATHS, results, baseline, GOAL)
     lines.append('(! = below the goal)')
+    lines += [''] + steps(results)
     lines += ['', 'NAT on the path (client target -> address the iperf3 server was reached on): %s' % '; '.join(
         '%s %s' % item for item in evidence['reached'].items())]
     lines += ['masquerade pod, nat rules that counted packets during the runs: %s' % '; '.join(
@@ -272,6 +309,7 @@ def report(results, evidence, counts):
         if packets)]
     lines.append('conntrack entries after the runs: %s' % ', '.join(
         '%s pod %d' % item for item in evidence['conntrack'].items()))
+    lines.append('candidates after the runs: %s' % '; '.join('%s: %s' % item for item in evidence['candidates'].items()))
     lines += ['', 'Memory per VM of its pod process after the runs (KubeVirt documents +250 MiB per VM '
               'for passt): %s' % '; '.join(
                   '%s (%s) RSS %.2f MiB (private %.2f, shared files %.2f), PSS %.2f MiB, peak %.2f MiB' % (
