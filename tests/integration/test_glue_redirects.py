@@ -84,6 +84,15 @@ def detach(host, ifname, name):
             netlink.in_netns(host.name, bpf.tcx_detach, index, prog_id)
 
 
+def attach_named(host, ifname, helper, target, name, attach=None):
+    """A program ``r0 = helper(target, 0)`` called ``name`` on the tcx ingress of ``ifname`` (in the test's host netns)."""
+    fd = bpf.load(helper, target, name)
+    try:
+        netlink.in_netns(host.name, attach or bpf.tcx_attach, host.link(ifname)['index'], fd)
+    finally:
+        os.close(fd)
+
+
 def test_tcx_glue_carries_frames_both_ways_and_its_drift_is_seen_and_repaired(glue_netns):
     with netlink.Namespace(glue_netns['host']) as host:
         tap, veth = links(host)
@@ -112,11 +121,7 @@ def test_tcx_glue_carries_frames_both_ways_and_its_drift_is_seen_and_repaired(gl
         glue_bpf.tcx_attach(host, 'veth', bpf.BPF_FUNC_REDIRECT, tap['index'])
         assert not glue_bpf.connected(host, tap, veth)
         # a program of another product on our link: the repair leaves it where it is
-        foreign = bpf.load(bpf.BPF_FUNC_REDIRECT_PEER, veth['index'], 'other_glue')
-        try:
-            netlink.in_netns(host.name, bpf.tcx_attach, tap['index'], foreign)
-        finally:
-            os.close(foreign)
+        attach_named(host, 'tap', bpf.BPF_FUNC_REDIRECT_PEER, veth['index'], 'other_glue')
         glue.connect(host, 'tap', 'veth')
         assert glue_bpf.connected(host, tap, veth)
         assert (glue_bpf.tcx_names(host, 'tap'), glue_bpf.tcx_names(host, 'veth')) == (['other_glue', peer], [back])
@@ -139,6 +144,11 @@ def test_where_tcx_is_refused_the_glue_uses_cls_bpf_and_a_repair_moves_it_to_tcx
         assert ingress_kinds(glue_netns, 'tap') == ingress_kinds(glue_netns, 'veth') == {'bpf'}
         assert glue_bpf.connected(host, *links(host))
         assert pings(glue_netns)
+        # a stale tcx program of vmnet runs before the filters: not connected, whatever they are
+        attach_named(host, 'veth', bpf.BPF_FUNC_REDIRECT, 1, 'vmnet_r1', real_attach)
+        assert not glue_bpf.connected(host, *links(host))
+        assert not pings(glue_netns, 1)
+        glue_bpf.tcx_detach_ours(host, 'veth')
         # drift of the cls_bpf shape is seen
         host.drop_ingress('veth')
         assert not glue_bpf.connected(host, *links(host))
