@@ -11,23 +11,29 @@ netns (a tap has no carrier without QEMU). Paths:
                         direction an ingress u32 match-all mirred egress redirect
                         (host/glue_tc.py)
     BPF redirect only   the same, each direction a cls_bpf program ``bpf_redirect``
-    glue_bpf            the glue vmnet makes (host/glue_bpf.py): the tap's program hands
-                        frames to the pod end with ``bpf_redirect_peer`` (no veth transmit,
-                        no backlog pass), the veth's redirects to the tap
-    tcx: peer           glue_bpf's two programs attached with tcx (Linux >= 6.6): run from the
-                        device's ingress hook, without the clsact qdisc and cls_bpf
+    cls_bpf: peer       glue_bpf's two programs as cls_bpf filters (its fallback where the
+                        kernel has no tcx): the tap's program hands frames to the pod end
+                        with ``bpf_redirect_peer`` (no veth transmit, no backlog pass), the
+                        veth's redirects to the tap
+    glue (tcx: peer)    the glue vmnet makes (host/glue_bpf.py): the same programs attached
+                        with tcx (Linux >= 6.6), run by the device's ingress hook
+    floor: peer both    ``bpf_redirect_peer`` both ways (tcx): one receive pass in the host
+                        namespace per direction and nothing else, the least a hop through
+                        the host namespace costs; a real tap has no peer, so no glue can
+                        do this on the way back to QEMU
+
+RUNS rounds (VMNET_BENCH_GLUE_RUNS, default 3) of SECONDS each.
 
 Runs are interleaved across paths, the order rotating each round (the 2-core box
 drifts); the figures are the delivered Gbit/s the server saw.
 """
 
-import ctypes
 import json
 import os
 import subprocess
 import time
 
-from ansible_collections.vmnet.networks.plugins.module_utils.host import glue_bpf, glue_tc, netlink
+from ansible_collections.vmnet.networks.plugins.module_utils.host import bpf, glue_bpf, glue_tc, netlink
 
 from _netns import OWNER, PREFIX, Ledger, median, netns_exec, tag, warn
 
@@ -35,48 +41,26 @@ GUEST_IP, POD_IP = '10.0.2.2/24', '10.0.2.1/24'
 SERVER = POD_IP.split('/', maxsplit=1)[0]
 BRIDGE, POD_TAP, GUEST_NIC = 'k6t-eth0', 'tap0', 'eth0'
 MTU = 1500
-RUNS, SECONDS = 3, 5
+RUNS, SECONDS = int(os.environ.get('VMNET_BENCH_GLUE_RUNS', '3')), 5
 IPERF_PORT = 5201
 PROTOCOLS = {'TCP': [], 'UDP 1400 B': ['-u', '-b', '0', '-l', '1400']}
 GOAL = 0.97
 
 
-# -- the glue's redirect files, and a BPF variant without the peer shortcut -----------------
+# -- the glue's redirect shapes besides the product's (glue.connect) -------------------------
 def bpf_redirect_both(host, tap, veth):
-    """bpf_redirect (to the veth's egress, then its backlog) in both directions: what
-    glue_bpf.py gains by ``bpf_redirect_peer`` alone."""
-    glue_bpf.attach(host, tap, glue_bpf.BPF_FUNC_REDIRECT, host.link(veth)['index'])
-    glue_bpf.attach(host, veth, glue_bpf.BPF_FUNC_REDIRECT, host.link(tap)['index'])
+    """cls_bpf, bpf_redirect (to the veth's egress, then its backlog) in both directions:
+    what ``bpf_redirect_peer`` alone gains."""
+    glue_bpf.cls_attach(host, tap, bpf.BPF_FUNC_REDIRECT, host.link(veth)['index'])
+    glue_bpf.cls_attach(host, veth, bpf.BPF_FUNC_REDIRECT, host.link(tap)['index'])
 
 
-# tcx (Linux >= 6.6): the same programs run by the device's ingress hook directly, without
-# the clsact qdisc and cls_bpf classifier; a bench-only variant of glue_bpf.attach_both.
-BPF_PROG_ATTACH, BPF_TCX_INGRESS = 8, 46
-
-
-class _ProgAttach(ctypes.Structure):
-    _fields_ = [('target_ifindex', ctypes.c_uint32), ('attach_bpf_fd', ctypes.c_uint32),
-                ('attach_type', ctypes.c_uint32), ('attach_flags', ctypes.c_uint32),
-                ('replace_bpf_fd', ctypes.c_uint32), ('relative_fd', ctypes.c_uint32),
-                ('expected_revision', ctypes.c_uint64)]
-
-
-def tcx_attach(ifindex, helper, target):
-    fd = glue_bpf.load(helper, target)
-    try:
-        glue_bpf.bpf(BPF_PROG_ATTACH, _ProgAttach(target_ifindex=ifindex, attach_bpf_fd=fd,
-                                                  attach_type=BPF_TCX_INGRESS))
-    except OSError as exc:
-        raise glue_bpf.Unsupported('BPF_PROG_ATTACH tcx: %s' % exc.strerror)
-    finally:
-        os.close(fd)  # the attachment holds the program until the device goes
-
-
-def tcx_both(host, tap, veth):
-    """glue_bpf's two programs (peer on the tap, redirect on the veth) attached with tcx."""
-    tap_index, veth_index = host.link(tap)['index'], host.link(veth)['index']
-    tcx_attach(tap_index, glue_bpf.BPF_FUNC_REDIRECT_PEER, veth_index)
-    tcx_attach(veth_index, glue_bpf.BPF_FUNC_REDIRECT, tap_index)
+def peer_both_ways(host, tap, veth):
+    """The floor: tcx ``bpf_redirect_peer`` in both directions, so that each direction pays
+    one receive pass in the host namespace and nothing else (no transmit, no backlog). Not
+    a glue vmnet can make: a real tap has no peer (the stand-in here is a veth)."""
+    glue_bpf.tcx_attach(host, tap, bpf.BPF_FUNC_REDIRECT_PEER, host.link(veth)['index'])
+    glue_bpf.tcx_attach(host, veth, bpf.BPF_FUNC_REDIRECT_PEER, host.link(tap)['index'])
 
 
 # -- topologies ------------------------------------------------------------------------
@@ -129,11 +113,13 @@ def glued(connect, label):
     return build
 
 
+GLUE, FLOOR = 'glue (tcx: peer)', 'floor: peer both'
 PATHS = [('plain bridge', plain_bridge),
          ('glue_tc: u32+mirred', glued(glue_tc.connect, 'mirred')),
          ('BPF redirect only', glued(bpf_redirect_both, 'bpf')),
-         ('glue_bpf: peer', glued(glue_bpf.attach_both, 'peer')),
-         ('tcx: peer', glued(tcx_both, 'tcx'))]
+         ('cls_bpf: peer', glued(glue_bpf.cls_both, 'cls')),
+         (GLUE, glued(glue_bpf.tcx_both, 'tcx')),
+         (FLOOR, glued(peer_both_ways, 'floor'))]
 
 
 # -- iperf3 ------------------------------------------------------------------------------
@@ -170,7 +156,7 @@ def build_paths(ledger):
     for label, build in PATHS:
         try:
             guest, pod = build(ledger)
-        except glue_bpf.Unsupported as exc:
+        except bpf.Unsupported as exc:
             refused[label] = str(exc)
             warn('%s skipped: %s' % (label, exc))
             continue
@@ -200,6 +186,9 @@ def report(results, ready, refused):
     lines += ratio_table('path', ready, results, baseline, GOAL)
     lines += ['%-20s| not measured: %s' % (label, why) for label, why in refused.items()]
     lines.append('(! = below the goal)')
+    if GLUE in ready and FLOOR in ready:
+        lines.append('glue / floor: ' + ', '.join('%s %.3f' % (proto, median(results[(GLUE, proto)]) /
+                                                               median(results[(FLOOR, proto)])) for proto in PROTOCOLS))
     return '\n'.join(lines) + '\n'
 
 

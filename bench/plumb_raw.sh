@@ -32,9 +32,9 @@ p link set eth0-nic master k6t-eth0 up
 bridge -n "$POD" link set dev eth0-nic learning off
 
 # the glue: a persistent tap, a veth into the pod, a u32 + mirred redirect each way. The library
-# attaches two tc BPF programs instead (host/glue_bpf.py): tc(8) loads eBPF only from an object
-# file and there is no compiler here, so the script keeps the same number of tc objects (an
-# ingress qdisc and one filter on each end) in glue_tc.py's shape.
+# attaches two BPF programs with tcx instead (host/glue_bpf.py): tc(8) loads eBPF only from an
+# object file, there is no compiler here, and this iproute2 knows no tcx, so the script makes
+# one redirect on each end in glue_tc.py's shape (an ingress qdisc and a filter).
 ip tuntap add dev "$HOST_TAP" mode tap
 ip link set "$HOST_TAP" mtu "$mtu" alias "$OWNER"
 ip link add "$HOST_VETH" mtu "$mtu" type veth peer name tap0 netns "$POD"

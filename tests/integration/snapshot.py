@@ -5,7 +5,8 @@
 ``take(netns=..., state_dirs=..., domains=...)`` records
   * the host namespace and every named namespace in ``netns`` that exists: links (kind,
     alias, MTU, MAC, master, up), addresses, routes, tc qdiscs and filters (ingress and
-    egress), the whole nft ruleset (every family), the sysctls of ``SYSCTLS``, and the
+    egress), the BPF programs on each link's tcx hooks (``name#id``: a program attached
+    anew has a new id), the whole nft ruleset (every family), the sysctls of ``SYSCTLS``, and the
     processes in it;
   * the list of named network namespaces;
   * the processes that live in a network namespace other than the host's (a dnsmasq left
@@ -23,6 +24,8 @@ import hashlib
 import json
 import os
 import subprocess
+
+from ansible_collections.vmnet.networks.plugins.module_utils.host import bpf, netlink
 
 SYSCTLS = ('net.ipv4.ip_forward', 'net.ipv4.conf.all.arp_ignore', 'net.ipv4.conf.all.route_localnet',
            'net.ipv6.conf.all.forwarding', 'net.ipv6.conf.all.disable_ipv6',
@@ -54,6 +57,23 @@ def _links(netns):
     return links
 
 
+def tcx(netns, ifnames=None):
+    """{ifname: {'ingress'|'egress': ['name#id', ...]}} of the links of ``netns`` (None: the
+    host's; ``ifnames``: only these) that have programs on a tcx hook."""
+    indexes = dict((link['ifname'], link['ifindex']) for link in _json(netns, 'ip', '-j', 'link', 'show')
+                   if ifnames is None or link['ifname'] in ifnames)
+
+    def read():
+        found = {}
+        for ifname, index in indexes.items():
+            hooks = dict((where, ['%s#%d' % (name, prog_id) for prog_id, name in bpf.tcx_programs(index, attach)])
+                         for where, attach in (('ingress', bpf.BPF_TCX_INGRESS), ('egress', bpf.BPF_TCX_EGRESS)))
+            if any(hooks.values()):
+                found[ifname] = hooks
+        return found
+    return netlink.in_netns(netns, read)
+
+
 def _namespace(netns):
     links = _links(netns)
     tc = {}
@@ -74,6 +94,7 @@ def _namespace(netns):
         'routes': sorted(json.dumps(r, sort_keys=True) for family in ('-4', '-6')
                          for r in _json(netns, 'ip', '-j', family, 'route', 'show', 'table', 'all')),
         'tc': tc,
+        'tcx': tcx(netns),
         'nft': _run(netns, 'nft', 'list', 'ruleset'),
         'sysctls': sysctls,
         'processes': sorted(process(pid) for pid in pids),

@@ -16,6 +16,7 @@ import pytest
 
 from modules import run_module
 from podnet import ip_json, netns_run, pod_module
+from snapshot import tcx as tcx_programs
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
 
@@ -182,9 +183,14 @@ def test_idempotence_check_mode_diff_and_absent(podnet, make_domain):
     guest.start()
     guest.wait_for(r'^VMNET-LEASE ', timeout=90)
 
-    # second run: nothing to do, live domain included
+    # second run: nothing to do, live domain included; the glue's programs are observed, not
+    # attached anew (the same program ids)
+    host_links = names.host_links(names.pod_netns('default', guest.name), 'eth0')
+    glue_programs = tcx_programs(None, host_links)
+    assert sorted(glue_programs) == sorted(host_links), glue_programs
     net, iface = apply(podnet, manifest, guest.name, guest.name)
     assert (net['changed'], net['actions'], iface['changed'], iface['actions']) == (False, [], False, [])
+    assert tcx_programs(None, host_links) == glue_programs
 
     # check mode + diff on a change (link down): readable diff, nothing changed
     down = json.loads(json.dumps(manifest))

@@ -20,9 +20,10 @@ import libvirt
 import pytest
 
 from podnet import PodNetwork, ip_json, netns_run, pod_module
+from snapshot import tcx as tcx_programs
 
 from ansible_collections.vmnet.networks.plugins.module_utils import names
-from ansible_collections.vmnet.networks.plugins.module_utils.host import libvirt_domain
+from ansible_collections.vmnet.networks.plugins.module_utils.host import bpf, glue_bpf, libvirt_domain, netlink
 
 DNS = ['10.96.0.10']
 PRIMARY = names.PRIMARY_POD_IFACE
@@ -144,6 +145,26 @@ def redirects(vm):
                            universal_newlines=True, check=True).stdout for dev in (vm.host_tap, vm.host_veth)]
 
 
+def tcx_glue(vm):
+    """Whether the glue is its two tcx programs, each naming the other link, and no qdisc filter."""
+    tap, veth = host_link(vm, vm.host_tap)['ifindex'], host_link(vm, vm.host_veth)['ifindex']
+    found = tcx_programs(None, (vm.host_tap, vm.host_veth))
+    return ([[p.split('#')[0] for p in found.get(dev, {}).get('ingress', [])] for dev in (vm.host_tap, vm.host_veth)]
+            == [['vmnet_p%x' % veth], ['vmnet_r%x' % tap]] and not any(f.strip() for f in redirects(vm)))
+
+
+def detach_veth_program(vm):
+    with netlink.Namespace() as host:
+        glue_bpf.tcx_detach_ours(host, vm.host_veth)
+
+
+def half_cls_bpf(vm):
+    """The tap's program as a cls_bpf filter instead (the shape of kernels without tcx), the veth's gone."""
+    with netlink.Namespace() as host:
+        glue_bpf.disconnect(host, vm.host_tap, vm.host_veth)
+        glue_bpf.cls_attach(host, vm.host_tap, bpf.BPF_FUNC_REDIRECT_PEER, host.link(vm.host_veth)['index'])
+
+
 def dnsmasq_pid(vm):
     try:
         with open(os.path.join(vm.state, 'dnsmasq.pid')) as handle:
@@ -221,8 +242,8 @@ COMMON = {
                   'repair glue'),
     'pod-tap': (lambda vm: netns_run(vm.pod, 'ip', 'link', 'set', POD_TAP, 'nomaster'),
                 lambda vm: pod_link(vm, POD_TAP).get('master') == BRIDGE, 'repair glue'),
-    'tc-redirect': (lambda vm: subprocess.run(['tc', 'qdisc', 'del', 'dev', vm.host_veth, 'ingress'], check=True),
-                    lambda vm: all(' bpf ' in f or 'mirred' in f for f in redirects(vm)), 'repair glue'),
+    'tc-redirect': (detach_veth_program, tcx_glue, 'repair glue'),
+    'tc-redirect-cls-bpf': (half_cls_bpf, tcx_glue, 'repair glue'),
     'dnsmasq': (kill_dnsmasq, lambda vm: dnsmasq_pid(vm) is not None, 'start dnsmasq (not running)'),
     'domain-nic': (detach_nic, lambda vm: domain_nic(vm, 0) and domain_nic(vm, libvirt.VIR_DOMAIN_XML_INACTIVE),
                    None),
@@ -274,6 +295,7 @@ def check_drift(vm, piece, pieces, traffic):
                                'tc -s filter show dev %s ingress; ip -n %s -s -d link; ip -n %s addr' % (
                                    vm.host_tap, vm.host_veth, vm.host_tap, vm.host_veth, vm.pod, vm.pod),
                                shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False).stdout
+        debug += 'tcx: %s\n' % tcx_programs(None, (vm.host_tap, vm.host_veth))
         raise AssertionError('%s: %s\nthe repair run: %s\nconsole:\n%s\n%s\n%s'
                              % (piece, err, repaired['actions'], vm.guest.console()[-1500:], debug,
                                 vm.guest.domain.XMLDesc(0)))

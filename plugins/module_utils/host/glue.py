@@ -11,10 +11,11 @@ the pod. Chosen after measurement (toolchain §4, option b, Kata Containers' mod
                                                              enslaved to k6t-<x>
 
 Each direction is a redirect on the ingress of one end. How it redirects is one swappable
-file behind ``connect``/``connected``: glue_bpf.py (tc BPF ``bpf_redirect_peer`` into the pod,
-the fastest here, see README "Performance") or glue_tc.py (u32 + mirred, Kata's model, the
-fallback where BPF is refused). Nothing in the host namespace has an address, so host
-routing and firewalls never see the traffic.
+file behind ``connect``/``disconnect``/``connected``: glue_bpf.py (BPF programs attached with
+tcx, ``bpf_redirect_peer`` into the pod, the fastest here, see README "Performance"; cls_bpf
+filters where the kernel has no tcx) or glue_tc.py (u32 + mirred, Kata's model, the fallback
+where BPF is refused). Nothing in the host namespace has an address, so host routing and
+firewalls never see the traffic.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -88,14 +89,15 @@ def create(glue, netns):
 
 def connect(host, tap, veth):
     """The redirects between the host tap and the host veth, both ways, made anew (``host``:
-    netlink.Namespace): libvirt deletes the tap's ingress qdisc when it unplugs the NIC."""
-    for ifname in (tap, veth):
-        host.drop_ingress(ifname)
+    netlink.Namespace): whatever of the glue's redirects is there (vmnet's own tcx programs,
+    the ingress qdiscs) is taken away first, then attached again."""
+    redirects.disconnect(host, tap, veth)
     redirects.connect(host, tap, veth)
 
 
 def redirect(glue):
-    """Make both redirects anew, as after a NIC was plugged again."""
+    """Make both redirects anew, as after a NIC was plugged again (libvirt deletes the tap's
+    ingress qdisc when it unplugs a NIC: the tcx programs stay, the fallbacks' filters go)."""
     with netlink.Namespace() as host:
         connect(host, glue['host_tap'], glue['host_veth'])
 

@@ -5,7 +5,7 @@
 ingress of each end (this kernel has no matchall/flower). Kata Containers' "tcfilter".
 
 The fallback of host/glue_bpf.py where the kernel refuses BPF, and the bench's yardstick.
-``connect`` and ``connected`` are the interface every glue redirect file offers.
+``connect``, ``disconnect`` and ``connected`` are the interface every glue redirect file offers.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,6 +16,12 @@ def connect(host, tap, veth):
     """Frames from the tap go out of the host veth and back (``host``: a netlink.Namespace)."""
     host.redirect(tap, veth)
     host.redirect(veth, tap)
+
+
+def disconnect(host, tap, veth):
+    """Take both redirects away (the ingress qdiscs and their filters)."""
+    for ifname in (tap, veth):
+        host.drop_ingress(ifname)
 
 
 def connected(host, tap, veth):
