@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import unique_name
-from hostsim import Host, inventory, playbook
+import hostsim  # a module import: hostsim imports conftest, which imports this module
 
 BLUE = {'name': 'blue', 'vni': 100, 'subnet': '10.10.0.0/24', 'gateway': '10.10.0.1'}
 GREEN = {'name': 'green', 'vni': 200, 'subnet': '10.20.0.0/24', 'ipam': 'none'}
@@ -39,15 +39,15 @@ class Fleet(object):
 
     def add_host(self, letter):
         number = self.base + len(self.hosts) + 1
-        host = Host('%s-%s' % (self.tag, letter), '198.51.100.%d' % number, 'fd00:198:51:100::%d' % number)
+        host = hostsim.Host('%s-%s' % (self.tag, letter), '198.51.100.%d' % number, 'fd00:198:51:100::%d' % number)
         self.hosts.append(host)
         return host
 
     def apply(self, hosts=None, check=False, **per_host):
         hosts = hosts or self.hosts
         host_vars = dict((h.name, dict(self.group_vars, **per_host.get(h.name, {}))) for h in hosts)
-        inv = inventory(str(self.tmp / 'inventory.yml'), hosts, **host_vars)
-        return playbook(inv, self.play, *(['--check', '--diff'] if check else []))
+        inv = hostsim.inventory(str(self.tmp / 'inventory.yml'), hosts, **host_vars)
+        return hostsim.playbook(inv, self.play, *(['--check', '--diff'] if check else []))
 
     def destroy(self):
         for host in self.hosts:
