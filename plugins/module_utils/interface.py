@@ -176,6 +176,8 @@ def remove(pod, iface, domain, check_mode, keep_domain=False, spec=None):
     if domain is not None and not keep_domain:
         nic = binding_of(iface, spec or {}).remove_domain(domain, iface, check_mode)
         actions += nic['actions']
+        if nic['actions'] and not check_mode:
+            faults.point('remove:domain-nic')
     record = pod.state.read('interfaces', iface_name)
     before = None
     if record:
@@ -184,6 +186,7 @@ def remove(pod, iface, domain, check_mode, keep_domain=False, spec=None):
         actions += binding.teardown(pod, record, check_mode)
         if not check_mode:
             pod.state.delete('interfaces', iface_name)
+            faults.point('remove:binding')
         if pod.exists():
             actions += sync_dhcp(pod, iface_name, None, check_mode)
     others = [name for name in pod.state.names('interfaces') if name != iface_name]  # check mode kept it

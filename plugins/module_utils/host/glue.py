@@ -126,5 +126,6 @@ def abandoned(glue):
 def remove(glue):
     """Delete the host links (the pod end goes with its veth). Only links vmnet owns."""
     with netlink.Namespace() as host:
-        for ifname in (glue['host_veth'], glue['host_tap']):
-            _remove_owned(host, glue, ifname)
+        _remove_owned(host, glue, glue['host_veth'])
+        faults.point('remove:glue-veth')
+        _remove_owned(host, glue, glue['host_tap'])
