@@ -7,6 +7,7 @@ it was before the VM (a whole-host snapshot)."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -243,14 +244,22 @@ REMOVAL_CASES = [
 
 
 def _comparable(shot):
-    """A snapshot without what a piece made anew must differ in: random MACs (veths, taps,
-    bridges) and the ids of BPF programs attached anew."""
-    text = json.dumps(shot, sort_keys=True)
-    shot = json.loads(text)
+    """A snapshot without what a link made anew must differ in: its random MAC (veths, taps,
+    bridges) and the IPv6 link-local address made of it, and the BPF programs attached anew
+    (their ids, and the target's ifindex in their names); the nft counters, which count
+    traffic, and dnsmasq's log, which grows."""
+    shot = json.loads(json.dumps(shot))
+    for files in shot['files'].values():
+        for path in [p for p in files if p.endswith('/dnsmasq.log')]:
+            del files[path]
     for space in [shot['host']] + list(shot['namespaces'].values()):
+        space['nft'] = re.sub(r'counter packets \d+ bytes \d+', 'counter', space['nft'])
         for link in space['links'].values():
             link.pop('mac', None)
-        space['tcx'] = dict((ifname, dict((where, [p.split('#')[0] for p in progs]) for where, progs in hooks.items()))
+        space['addresses'] = [a for a in space['addresses'] if ' fe80:' not in a]
+        space['routes'] = [r for r in space['routes'] if '"dst": "fe80:' not in r]
+        space['tcx'] = dict((ifname, dict((where, [p.split('#')[0].rstrip('0123456789abcdef') for p in progs])
+                                          for where, progs in hooks.items()))
                             for ifname, hooks in space['tcx'].items())
     return shot
 

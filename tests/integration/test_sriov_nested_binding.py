@@ -22,6 +22,9 @@ of the binding (faults.py: ``sriov:record``, ``sriov:allocate``, ``domain:nic``;
 binding has no generic ``<binding>:<step>`` points, it converges in one step) leaves that
 point's partial state, the next run converges to the very host an undisturbed run made (so
 the run after it is the ``again`` run above), and ``absent`` leaves the host as before.
+An ``absent`` killed at ``sriov:release`` (the hostdev gone and the VF's settings put back,
+its allocation still recorded) is followed by a ``present`` run that makes the very host an
+undisturbed run made, and an ``absent`` killed there again is finished by the next one.
 Snapshots taken in the guest (VFs by iproute2, their drivers, the domain's persistent XML,
 the state files, the network namespaces) are what the tests compare.
 """
