@@ -228,9 +228,15 @@ def _binding_undone(ns, vm, podnet, guest):
     assert _record(podnet, vm, 'interfaces', 'default')
 
 
+def _reserved(podnet):
+    """The addresses host-local IPAM holds (a file named after each), any network."""
+    return sorted(name for _root, _dirs, files in os.walk(podnet.ipam_dir) for name in files
+                  if re.match(r'^[0-9a-f.:]+$', name))
+
+
 def _cni_deleted(ns, vm, podnet, guest):
     assert os.path.exists('/run/netns/' + ns) and 'eth0' not in _pod_links(ns)
-    assert _record(podnet, vm, 'networks', 'default')
+    assert _record(podnet, vm, 'networks', 'default') and _reserved(podnet) == []   # the DEL released the address
 
 
 REMOVAL_CASES = [
@@ -305,4 +311,4 @@ def test_absent_killed_at_a_point_is_finished_by_the_next_absent_and_present_reb
         run(step, args, 'absent', True)
         run(step, args, 'absent', False)
     changed = snapshot.diff(clean, shot())
-    assert changed == [], '%s, absent after:\n%s' % (point, '\n'.join(changed))
+    assert changed == [] and _reserved(podnet) == [], '%s, absent after:\n%s' % (point, '\n'.join(changed))
