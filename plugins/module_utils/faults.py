@@ -23,6 +23,15 @@ The points, in the order a run passes them:
     sriov:allocate          the VF was allocated and configured
     dhcp:dnsmasq            the pod's dnsmasq was (re)configured
     domain:nic              the domain NIC (or slirp's QEMU arguments, or the VF's hostdev) was made
+
+and on the way down (``state: absent``), where the next ``absent`` run must finish the
+removal and a ``present`` run make the interface again:
+
+    remove:domain-nic       the domain NIC (or the VF's hostdev) was removed, the pod side untouched
+    remove:glue-veth        the glue's veth (and its pod end) was deleted, its host tap not yet
+    sriov:release           the VF's own settings were put back, its record not yet deleted
+    remove:binding          the binding was undone (every piece of it gone), its record and DHCP entry kept
+    pod:cni-del             a CNI DEL returned, the attachment's record and the pod's namespace kept
 """
 
 from __future__ import absolute_import, division, print_function

@@ -176,6 +176,8 @@ def remove(pod, iface, domain, check_mode, keep_domain=False, spec=None):
     if domain is not None and not keep_domain:
         nic = binding_of(iface, spec or {}).remove_domain(domain, iface, check_mode)
         actions += nic['actions']
+        if nic['actions'] and not check_mode:
+            faults.point('remove:domain-nic')
     record = pod.state.read('interfaces', iface_name)
     before = None
     if record:
@@ -183,9 +185,12 @@ def remove(pod, iface, domain, check_mode, keep_domain=False, spec=None):
         before = binding.observe(pod, record)
         actions += binding.teardown(pod, record, check_mode)
         if not check_mode:
-            pod.state.delete('interfaces', iface_name)
+            faults.point('remove:binding')
         if pod.exists():
             actions += sync_dhcp(pod, iface_name, None, check_mode)
+        # the record goes last: a run killed before this finds it and finishes the removal
+        if not check_mode:
+            pod.state.delete('interfaces', iface_name)
     others = [name for name in pod.state.names('interfaces') if name != iface_name]  # check mode kept it
     if domain is not None and not keep_domain and not others:
         actions += domain.remove_pod_metadata(check_mode)

@@ -276,6 +276,7 @@ class Pod(object):
                            else 'CNI DEL %s' % record['ifname'])
             if not check_mode:
                 self._delete(record)
+                faults.point('pod:cni-del')
                 self.state.delete('networks', network_name)
         if not self.state.names('networks') and (self.exists() or self.state.exists()):
             actions.extend(self._remove_sandbox(check_mode))

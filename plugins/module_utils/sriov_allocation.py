@@ -169,5 +169,6 @@ def release(host, state, interface, check_mode=False):
             actions += _apply_settings(host, record, original, check_mode)['actions']
         actions.append('release VF %s of pool %s' % (record['pci_address'], record['resource']))
         if not check_mode:
+            faults.point('sriov:release')
             state.delete(ALLOCATION_KIND, interface)
         return {'changed': True, 'actions': actions, 'record': record}

@@ -7,6 +7,7 @@ it was before the VM (a whole-host snapshot)."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -195,3 +196,119 @@ def test_killed_at_a_point_the_next_run_converges_and_absent_leaves_nothing(
     after = snapshot.take(netns=[ns], state_dirs=[podnet.state_dir], domains=[vm], conn=libvirt_conn)
     changed = snapshot.diff(before, after)
     assert changed == [], '%s:\n%s' % (point, '\n'.join(changed))
+
+
+# --- the way down: a run killed while removing ------------------------------------------
+
+def _record(podnet, vm, kind, name):
+    return os.path.exists(os.path.join(podnet.state_dir, names.pod_id('default', vm), kind, name + '.json'))
+
+
+def _nic_unplugged(ns, vm, podnet, guest):
+    assert not domain_has_nic(guest, 'bridge')
+    assert len(_host_owned(vm)) == 2 and names.bridge_name('eth0') in _pod_links(ns)   # the pod side untouched
+    _dnsmasq_running(ns, vm, podnet, guest)
+
+
+def _glue_half_gone(ns, vm, podnet, guest):
+    assert not domain_has_nic(guest, 'bridge')
+    owned = _host_owned(vm)
+    assert len(owned) == 1 and owned[0].startswith('vmtap'), owned   # its veth (and pod end) gone, the tap left
+    links = _pod_links(ns)
+    assert names.pod_tap('eth0') not in links and names.bridge_name('eth0') in links, links
+    assert _record(podnet, vm, 'interfaces', 'default')
+
+
+def _binding_undone(ns, vm, podnet, guest):
+    links = _pod_links(ns)
+    assert _host_owned(vm) == [] and names.bridge_name('eth0') not in links, links
+    assert links['eth0']['linkinfo']['info_kind'] == 'veth'   # the pod NIC back under its name
+    assert 'vmnet' not in netns_run(ns, 'nft', 'list', 'tables').stdout
+    _dnsmasq_running(ns, vm, podnet, guest)   # still serving the interface's entry
+    assert _record(podnet, vm, 'interfaces', 'default')
+
+
+def _reserved(podnet):
+    """The addresses host-local IPAM holds (a file named after each), any network."""
+    return sorted(name for _root, _dirs, files in os.walk(podnet.ipam_dir) for name in files
+                  if re.match(r'^[0-9a-f.:]+$', name))
+
+
+def _cni_deleted(ns, vm, podnet, guest):
+    assert os.path.exists('/run/netns/' + ns) and 'eth0' not in _pod_links(ns)
+    assert _record(podnet, vm, 'networks', 'default') and _reserved(podnet) == []   # the DEL released the address
+
+
+REMOVAL_CASES = [
+    ('bridge', 'vm_interface', 'remove:domain-nic', _nic_unplugged),
+    ('bridge', 'vm_interface', 'remove:glue-veth', _glue_half_gone),
+    ('bridge', 'vm_interface', 'remove:binding', _binding_undone),
+    ('bridge', 'vm_network', 'pod:cni-del', _cni_deleted),
+    ('masquerade', 'vm_interface', 'remove:glue-veth', _glue_half_gone),
+    ('masquerade', 'vm_interface', 'remove:binding', _binding_undone),
+]
+
+
+def _comparable(shot):
+    """A snapshot without what a link made anew must differ in: its random MAC (veths, taps,
+    bridges) and the IPv6 link-local address made of it, and the BPF programs attached anew
+    (their ids, and the target's ifindex in their names); the nft counters, which count
+    traffic, and dnsmasq's log, which grows."""
+    shot = json.loads(json.dumps(shot))
+    for files in shot['files'].values():
+        for path in [p for p in files if p.endswith('/dnsmasq.log')]:
+            del files[path]
+    for space in [shot['host']] + list(shot['namespaces'].values()):
+        space['nft'] = re.sub(r'counter packets \d+ bytes \d+', 'counter', space['nft'])
+        for link in space['links'].values():
+            link.pop('mac', None)
+        space['addresses'] = [a for a in space['addresses'] if ' fe80:' not in a]
+        space['routes'] = [r for r in space['routes'] if '"dst": "fe80:' not in r]
+        space['tcx'] = dict((ifname, dict((where, [p.split('#')[0].rstrip('0123456789abcdef') for p in progs])
+                                          for where, progs in hooks.items()))
+                            for ifname, hooks in space['tcx'].items())
+    return shot
+
+
+@pytest.mark.parametrize('binding,module,point,left', REMOVAL_CASES, ids=['%s-%s' % (c[0], c[2]) for c in REMOVAL_CASES])
+def test_absent_killed_at_a_point_is_finished_by_the_next_absent_and_present_rebuilds(
+        podnet, make_domain, libvirt_conn, binding, module, point, left):
+    guest = make_domain('vmntfault')
+    vm = guest.name
+    spec = manifest(vm, binding)
+    steps = [('vm_network', {}), ('vm_interface', {'dns_servers': DNS})]
+    ns = names.pod_netns('default', vm)
+
+    def shot():
+        return snapshot.take(netns=[ns], state_dirs=[podnet.state_dir], domains=[vm], conn=libvirt_conn)
+
+    def run(step, args, state, changed):
+        result = pod_module(podnet, step, spec, vm=vm, name='default', state=state, **args)
+        assert not result.get('failed') and result['changed'] == changed, (point, step, state, result)
+
+    clean = shot()
+    for step, args in steps:
+        run(step, args, 'present', True)
+    if module == 'vm_network':   # the network goes once its interface is gone
+        run('vm_interface', steps[1][1], 'absent', True)
+    whole = shot()
+    args = dict(steps)[module]
+    killed_run(podnet, module, spec, vm, point, state='absent', **args)
+    left(ns, vm, podnet, guest)   # the partial state of that point exists
+
+    # present after a killed absent: made again, as an undisturbed run made it (a network
+    # attached again gets the next address of its IPAM: compared for the interfaces only)
+    run(module, args, 'present', True)
+    run(module, args, 'present', False)
+    if module == 'vm_interface':
+        changed = snapshot.diff(_comparable(whole), _comparable(shot()))
+        assert changed == [], '%s, present after:\n%s' % (point, '\n'.join(changed))
+    killed_run(podnet, module, spec, vm, point, state='absent', **args)
+    left(ns, vm, podnet, guest)
+
+    # the next absent finishes the removal, the one after it has nothing left to do
+    for step, args in reversed(steps[:1] if module == 'vm_network' else steps):
+        run(step, args, 'absent', True)
+        run(step, args, 'absent', False)
+    changed = snapshot.diff(clean, shot())
+    assert changed == [] and _reserved(podnet) == [], '%s, absent after:\n%s' % (point, '\n'.join(changed))

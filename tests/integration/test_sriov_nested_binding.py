@@ -22,6 +22,9 @@ of the binding (faults.py: ``sriov:record``, ``sriov:allocate``, ``domain:nic``;
 binding has no generic ``<binding>:<step>`` points, it converges in one step) leaves that
 point's partial state, the next run converges to the very host an undisturbed run made (so
 the run after it is the ``again`` run above), and ``absent`` leaves the host as before.
+An ``absent`` killed at ``sriov:release`` (the hostdev gone and the VF's settings put back,
+its allocation still recorded) is followed by a ``present`` run that makes the very host an
+undisturbed run made, and an ``absent`` killed there again is finished by the next one.
 Snapshots taken in the guest (VFs by iproute2, their drivers, the domain's persistent XML,
 the state files, the network namespaces) are what the tests compare.
 """
@@ -45,6 +48,7 @@ MAC = '02:00:00:5a:00:aa'
 NAD = {'cniVersion': '0.3.1', 'name': 'sriov-net', 'type': 'sriov', 'vlan': 100, 'vlanQoS': 3, 'spoofchk': 'off'}
 GUEST_PCI = '0000:00:0a.0'
 POINTS = ('sriov:record', 'sriov:allocate', 'domain:nic')
+RELEASE = 'sriov:release'
 
 
 def manifest(vm):
@@ -90,6 +94,13 @@ def steps(vm):
         made += [Step('killed-' + point, 'vm_interface', iface, False, point, True),
                  Step('converged-' + point, 'vm_interface', iface, False, None, True),
                  Step('removed-' + point, 'vm_interface', absent, False, None, True)]
+    # An absent killed once the VF is given back but still recorded as the interface's: a
+    # present run after it makes the interface again, the next absent finishes the removal
+    made += [Step('made-release', 'vm_interface', iface, False, None, False),
+             Step('killed-release', 'vm_interface', absent, False, RELEASE, True),
+             Step('rebuilt-release', 'vm_interface', iface, False, None, True),
+             Step('killed-again-release', 'vm_interface', absent, False, RELEASE, False),
+             Step('finished-release', 'vm_interface', absent, False, None, True)]
     return made + [Step('detached', 'vm_network', dict(pod, name='fast', state='absent'), False, None, True)]
 
 
@@ -327,6 +338,22 @@ def test_killed_at_a_point_the_next_run_converges_and_absent_leaves_nothing(run,
     assert run['snaps']['converged-' + point] == present
     ok(run['results']['removed-' + point])
     assert same_host(run['snaps']['removed-' + point]) == same_host(clean)
+
+
+def test_absent_killed_at_release_is_finished_by_the_next_absent_and_present_rebuilds(run):
+    assert (run['rc']['killed-release'], run['rc']['killed-again-release']) == (128 + 9, 128 + 9), run['rc']
+    clean, present = run['snaps']['network'], run['snaps']['present']
+    killed = run['snaps']['killed-release']
+    # the hostdev is gone and the VF's own settings are back, but it is still recorded as the interface's
+    assert hostdevs(killed) == [] and killed['vfs'] == clean['vfs']
+    assert same_host(killed)['state'] == same_host(present)['state']
+    # present after it: the same VF, configured again, and the same hostdev as an undisturbed run
+    rebuilt = ok(run['results']['rebuilt-release'])
+    assert rebuilt['changed'] and run['snaps']['rebuilt-release'] == present, rebuilt
+    # the next absent releases what the killed one left: the host as before the interface
+    finished = ok(run['results']['finished-release'])
+    assert 'release VF %s of pool %s' % (present['vfs'][0]['pci'], POOL) in finished['actions'], finished
+    assert same_host(run['snaps']['finished-release']) == same_host(clean)
 
 
 def test_detach_leaves_the_host_as_before_the_vm(run):

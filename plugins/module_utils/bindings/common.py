@@ -59,7 +59,7 @@ def make_glue(pod, record):
 
 
 def remove_glue(pod, record, check_mode):
-    if glue.observe(record['glue'], pod.netns) is None:
+    if not glue.leftovers(record['glue']):
         return []
     if not check_mode:
         glue.remove(record['glue'])

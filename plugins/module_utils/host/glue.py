@@ -54,6 +54,15 @@ def observe(glue, netns):
             'multi_queue': bool(tap['multi_queue']), 'owner': tap['alias']}
 
 
+def leftovers(glue):
+    """The names of the glue's host links that exist, whole glue or not (a removal killed
+    half-way leaves the host tap alone); a link of that name vmnet does not own is refused."""
+    with netlink.Namespace() as host:
+        links = [host.link(glue['host_tap']), host.link(glue['host_veth'])]
+        _refuse_foreign(glue, *links)
+    return [link['name'] for link in links if link]
+
+
 def _refuse_foreign(glue, *links):
     for link in links:
         if link and link['alias'] != glue['owner']:
@@ -126,5 +135,6 @@ def abandoned(glue):
 def remove(glue):
     """Delete the host links (the pod end goes with its veth). Only links vmnet owns."""
     with netlink.Namespace() as host:
-        for ifname in (glue['host_veth'], glue['host_tap']):
-            _remove_owned(host, glue, ifname)
+        _remove_owned(host, glue, glue['host_veth'])
+        faults.point('remove:glue-veth')
+        _remove_owned(host, glue, glue['host_tap'])
