@@ -18,9 +18,10 @@ description:
     MAC and addresses (a C(dummy); on kernels without one, a persistent tap nobody opens), and
     C(arp_ignore=1). Without IPv4 on the pod NIC the binding is L2 only (no DHCP)."
   - "The guest's frames reach the pod through a persistent host tap C(vmtap<hash>) that QEMU opens and a
-    veth whose pod end is C(tap0)/C(tap<hash>) on the bridge, joined by a tc BPF redirect in each
-    direction (from the tap straight into the pod end, C(bpf_redirect_peer); u32 + mirred where the kernel
-    refuses BPF). Host-side links carry the alias C(vmnet:<namespace>/<vm>/<interface>); vmnet never touches a link
+    veth whose pod end is C(tap0)/C(tap<hash>) on the bridge, joined by a BPF redirect in each
+    direction (from the tap straight into the pod end, C(bpf_redirect_peer)), attached with tcx and named
+    C(vmnet_p<ifindex>)/C(vmnet_r<ifindex>); cls_bpf filters on kernels without tcx (before 6.6), u32 + mirred
+    where the kernel refuses BPF. Host-side links carry the alias C(vmnet:<namespace>/<vm>/<interface>); vmnet never touches a link
     without it."
   - "One C(dnsmasq) per pod (configuration, leases, log and pid file under O(state_dir)C(/<namespace>_<vm>/)) serves
     KubeVirt's DHCP options: address and prefix, router, DNS and search domains, hostname, MTU,

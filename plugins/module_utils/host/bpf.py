@@ -79,15 +79,24 @@ class _ProgInfo(ctypes.Structure):
                 ('map_ids', ctypes.c_uint64), ('name', ctypes.c_char * 16)]
 
 
+_SYSCALL = []  # libc's syscall(), looked up once: a no-op run calls bpf(2) a few times per NIC
+
+
+def _syscall():
+    if not _SYSCALL:
+        function = ctypes.CDLL(None, use_errno=True).syscall
+        function.restype = ctypes.c_long
+        _SYSCALL.append(function)
+    return _SYSCALL[0]
+
+
 def bpf(command, attr):
     """``bpf(2)``: its result (a file descriptor for a load), or OSError with the errno."""
     number = SYS_BPF.get(platform.machine())
     if number is None:
         raise Unsupported('no bpf(2) syscall number known for %s' % platform.machine())
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    result = libc.syscall(ctypes.c_long(number), ctypes.c_int(command), ctypes.byref(attr),
-                          ctypes.c_uint(ctypes.sizeof(attr)))
+    result = _syscall()(ctypes.c_long(number), ctypes.c_int(command), ctypes.byref(attr),
+                        ctypes.c_uint(ctypes.sizeof(attr)))
     if result < 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))
